@@ -1,0 +1,1 @@
+"""Calibrators and calibration / bias metrics (pure functions over arrays)."""

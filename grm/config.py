@@ -1,0 +1,64 @@
+"""The judge's config: one flat, validated dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+OnUnparsed = Literal["force", "abstain"]
+Overlong = Literal["truncate", "error"]
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """How a judge samples, parses and aggregates chains. Every field can be set per call."""
+
+    k: int = 8
+    """Chains per request (the test-time compute)."""
+    temperature: float | None = None
+    """Sampling temperature; None takes the template's (DeepSeek-GRM used 0.5)."""
+    top_p: float = 1.0
+    """Nucleus sampling mass, in (0, 1]."""
+    max_tokens: int = 256
+    """Most tokens per chain; a chain cut here is forced or abstains (see on_unparsed)."""
+    on_unparsed: OnUnparsed = "force"
+    """'force': append the template's verdict prefix and read the verdict from next-token
+    probabilities (greedy score list for pointwise); 'abstain': count the chain as an
+    abstention."""
+    aggregator: str | None = None
+    """Registry name (see grm.aggregation); None: 'majority' pairwise, 'mean' pointwise."""
+    position_balanced: bool = True
+    """Pairwise: split the k chains across both response orders in the same batch."""
+    shuffle: bool = True
+    """Pointwise: show the responses in a fresh random order in each chain (DeepSeek-GRM)."""
+    verdict_probs: bool = False
+    """Read P(verdict) for parsed pairwise chains too (one more batched prefill)."""
+    overlong: Overlong = "truncate"
+    """A prompt over the context: 'truncate' the middle of the longest responses with a
+    visible marker (recorded in the result), or raise 'error'."""
+    seed: int = 0
+    """Seed for orders, shuffles and sampling."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {self.k!r}; use k=1 for one chain.")
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}.")
+        if self.on_unparsed not in ("force", "abstain"):
+            raise ValueError(
+                f"on_unparsed must be 'force' or 'abstain', got {self.on_unparsed!r}."
+            )
+        if self.overlong not in ("truncate", "error"):
+            raise ValueError(f"overlong must be 'truncate' or 'error', got {self.overlong!r}.")
+        if self.aggregator is not None:
+            from grm.aggregation import get_aggregator
+
+            get_aggregator(self.aggregator)  # raises with the list of names
+
+    def with_(self, **overrides: Any) -> JudgeConfig:
+        """A copy with the non-None overrides applied (and validated)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,322 @@
+"""Judging a batch: render, sample k chains in one engine call, parse, force, aggregate.
+
+The functions here take any :class:`grm.inference.Engine`; they hold no model state, so the
+adaptive sampler can call :func:`sample_chains` wave after wave on the same prepared prompts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grm.aggregation import get_aggregator, position_stats
+from grm.config import JudgeConfig
+from grm.inference.base import Engine, GenRequest, SamplingConfig
+from grm.templates.base import Template
+from grm.types import Chain, JudgeRequest, Judgment, Result
+
+Order = tuple[int, ...]
+TRUNCATION_MARKER = "\n[... {n} characters truncated ...]\n"
+#: Tokens kept free after the prompt beyond max_tokens (verdict prefix, forced step).
+_HEADROOM = 32
+
+
+@dataclass
+class Prepared:
+    """A validated request with its rendered prompts (one per response order, made lazily)."""
+
+    request: JudgeRequest
+    index: int
+    truncated: tuple[int, ...]
+    prompts: dict[Order, str] = field(default_factory=dict)
+    prompt_tokens: dict[Order, int] = field(default_factory=dict)
+
+
+def truncate_middle(text: str, keep: int) -> tuple[str, int]:
+    """Keep ``keep`` characters, head and tail, with a visible marker for the cut middle.
+
+    >>> truncate_middle("abcdefghij", 4)
+    ('ab\\n[... 6 characters truncated ...]\\nij', 6)
+    """
+    if keep >= len(text):
+        return text, 0
+    keep = max(keep, 0)
+    cut = len(text) - keep
+    head, tail = keep - keep // 2, keep // 2
+    return text[:head] + TRUNCATION_MARKER.format(n=cut) + text[len(text) - tail :], cut
+
+
+def plan_orders(
+    kind: str, n_responses: int, start: int, count: int, rng_seed: Sequence[int], cfg: JudgeConfig
+) -> list[Order]:
+    """Response orders for chains ``start .. start+count-1`` of one request (pure).
+
+    Pairwise, balanced: chains alternate between (A, B) and (B, A), starting from a seeded
+    coin flip, so any k splits evenly and k=1 is one random order (RewardBench's rule).
+    Pointwise with shuffle: a fresh seeded permutation per chain (DeepSeek-GRM).
+    """
+    rng = np.random.default_rng(list(rng_seed))
+    identity = tuple(range(n_responses))
+    if kind == "pairwise" and n_responses == 2:
+        if not cfg.position_balanced:
+            return [identity] * count
+        flip = int(rng.integers(2))
+        return [(0, 1) if (i + flip) % 2 == 0 else (1, 0) for i in range(start, start + count)]
+    if cfg.shuffle and n_responses > 1:
+        perms = [tuple(int(x) for x in rng.permutation(n_responses)) for _ in range(start + count)]
+        return perms[start:]
+    return [identity] * count
+
+
+def prepare(
+    engine: Engine, template: Template, request: JudgeRequest, index: int, cfg: JudgeConfig
+) -> Prepared:
+    """Validate a request against the template and the context, truncating if allowed."""
+    template.check(request)
+    budget = engine.max_context - cfg.max_tokens - _HEADROOM
+    if budget <= 0:
+        raise ValueError(
+            f"max_tokens={cfg.max_tokens} leaves no room for a prompt in the model's "
+            f"{engine.max_context}-token context; lower max_tokens."
+        )
+    identity = tuple(range(len(request.responses)))
+    truncated = [0] * len(request.responses)
+    current = request
+    for _ in range(8):
+        tokens = engine.count_tokens(engine.render_chat(template.messages(current, identity)))
+        if tokens <= budget:
+            return Prepared(current, index, tuple(truncated))
+        if cfg.overlong == "error":
+            raise ValueError(
+                f"requests[{index}] renders to {tokens} tokens, over the {budget} the context "
+                f"allows with max_tokens={cfg.max_tokens}; shorten the responses or pass "
+                "overlong='truncate'."
+            )
+        # Cut the longest response by the overflow (chars estimated from tokens, plus margin).
+        responses = list(current.responses)
+        longest = max(range(len(responses)), key=lambda i: len(responses[i]))
+        text = responses[longest]
+        chars_per_token = max(len(text) / max(engine.count_tokens(text), 1), 1.0)
+        excess = math.ceil((tokens - budget) * chars_per_token * 1.1) + 64
+        responses[longest], cut = truncate_middle(text, len(text) - excess)
+        truncated[longest] += cut
+        if cut == 0:
+            break
+        current = JudgeRequest(current.prompt, tuple(responses), current.reference)
+    raise ValueError(
+        f"requests[{index}]: the prompt alone does not fit the {budget}-token budget even "
+        "after truncating the responses; shorten the prompt or lower max_tokens."
+    )
+
+
+def _prompt(engine: Engine, template: Template, p: Prepared, order: Order) -> str:
+    if order not in p.prompts:
+        text = engine.render_chat(template.messages(p.request, order))
+        p.prompts[order] = text
+        p.prompt_tokens[order] = engine.count_tokens(text)
+    return p.prompts[order]
+
+
+def _to_original(template: Template, text: str, order: Order) -> tuple[Judgment | None, int | None]:
+    parsed = template.parse(text, len(order))
+    if parsed is None:
+        return None, None
+    if parsed.winner is not None:
+        return Judgment(winner=order[parsed.winner]), parsed.choice_start
+    if parsed.scores is not None:
+        scores = [0.0] * len(order)
+        for slot, s in enumerate(parsed.scores):
+            scores[order[slot]] = s
+        return Judgment(scores=tuple(scores)), None
+    return None, None
+
+
+def _p_first(logps: Sequence[float], order: Order) -> float:
+    """P(original response 0) from the slot log-probabilities of a pairwise verdict."""
+    a, b = logps
+    p_slot0 = 1.0 / (1.0 + math.exp(min(b - a, 700.0)))
+    return p_slot0 if order[0] == 0 else 1.0 - p_slot0
+
+
+@dataclass
+class _Pending:
+    prep: Prepared
+    order: Order
+    text: str
+    tokens: int
+    finish: str | None
+    judgment: Judgment | None
+    choice_start: int | None
+    forced: bool = False
+
+
+def sample_chains(
+    engine: Engine,
+    template: Template,
+    preps: Sequence[Prepared],
+    orders: Sequence[Sequence[Order]],
+    cfg: JudgeConfig,
+    wave: int = 0,
+) -> tuple[list[list[Chain]], list[int]]:
+    """Sample the chains ``orders[i]`` asks for request ``preps[i]``: ONE generate call.
+
+    Returns the chains per request and the prompt tokens spent per request. Unparsed chains
+    are forced (one more batched call) or abstain, per ``cfg.on_unparsed``.
+    """
+    gen_reqs: list[GenRequest] = []
+    owners: list[tuple[int, Order]] = []
+    for i, (prep, wanted) in enumerate(zip(preps, orders, strict=True)):
+        counts: dict[Order, int] = {}
+        for o in wanted:
+            counts[o] = counts.get(o, 0) + 1
+        for o, n in counts.items():
+            gen_reqs.append(GenRequest(_prompt(engine, template, prep, o), n))
+            owners.append((i, o))
+    temperature = template.default_temperature if cfg.temperature is None else cfg.temperature
+    sampling = SamplingConfig(temperature, cfg.top_p, cfg.max_tokens, cfg.seed + 7919 * wave)
+    generations = engine.generate(gen_reqs, sampling) if gen_reqs else []
+
+    pending: list[list[_Pending]] = [[] for _ in preps]
+    prompt_tokens = [0] * len(preps)
+    for (i, order), gen in zip(owners, generations, strict=True):
+        prompt_tokens[i] += gen.prompt_tokens
+        for c in gen.completions:
+            judgment, start = _to_original(template, c.text, order)
+            pending[i].append(
+                _Pending(preps[i], order, c.text, c.tokens, c.finish_reason, judgment, start)
+            )
+    flat = [p for per in pending for p in per]
+    _read_verdicts(engine, template, flat, cfg)
+    chains = [
+        [
+            Chain(
+                text=p.text,
+                order=p.order,
+                judgment=p.judgment or Judgment(),
+                forced=p.forced,
+                completion_tokens=p.tokens,
+                finish_reason=p.finish,
+                critique=template.critique(p.text),
+            )
+            for p in per
+        ]
+        for per in pending
+    ]
+    return chains, prompt_tokens
+
+
+def _read_verdicts(
+    engine: Engine, template: Template, flat: Sequence[_Pending], cfg: JudgeConfig
+) -> None:
+    """Force unparsed chains and read verdict probabilities: at most one call per kind."""
+    force = cfg.on_unparsed == "force"
+    sep = "\n"
+    if template.kind == "pairwise":
+        probe: list[tuple[_Pending, str]] = []
+        for p in flat:
+            base = p.prep.prompts[p.order]
+            if p.judgment is None and force:
+                probe.append((p, base + p.text.rstrip() + sep + template.verdict_prefix))
+            elif p.judgment is not None and cfg.verdict_probs and p.choice_start is not None:
+                probe.append((p, base + p.text[: p.choice_start]))
+        if not probe:
+            return
+        logps = engine.choice_logprobs([t for _, t in probe], template.choices)
+        for (p, _), lp in zip(probe, logps, strict=True):
+            p_first = _p_first(lp, p.order)
+            if p.judgment is None:
+                p.forced = True
+                p.judgment = Judgment(winner=0 if p_first >= 0.5 else 1, p_first=p_first)
+            else:
+                p.judgment = Judgment(winner=p.judgment.winner, p_first=p_first)
+        return
+    todo = [p for p in flat if p.judgment is None] if force else []
+    if todo:
+        _force_scores(engine, template, todo)
+
+
+#: Digits a forced pointwise score is read from ("10" shares its first token with "1").
+_SCORE_DIGITS = tuple(str(d) for d in range(1, 10))
+
+
+def _force_scores(engine: Engine, template: Template, todo: Sequence[_Pending]) -> None:
+    """Forced pointwise verdict: read each slot's score digit from next-token probabilities.
+
+    Slot by slot (one batched call per slot), the most probable digit after the verdict
+    prefix and the scores so far is taken, so a forced score lies in 1-9.
+    """
+    n = len(todo[0].order)
+    heads = [p.prep.prompts[p.order] + p.text.rstrip() + "\n" + template.verdict_prefix for p in todo]
+    chosen: list[list[int]] = [[] for _ in todo]
+    for slot in range(n):
+        prompts = [
+            head + "".join(f"{s}{template.score_separator}" for s in got)
+            for head, got in zip(heads, chosen, strict=True)
+        ]
+        for got, lp in zip(chosen, engine.choice_logprobs(prompts, _SCORE_DIGITS), strict=True):
+            got.append(1 + max(range(len(lp)), key=lp.__getitem__))
+    for p, got in zip(todo, chosen, strict=True):
+        scores = [0.0] * n
+        for slot, s in enumerate(got):
+            scores[p.order[slot]] = float(s)
+        p.forced = True
+        p.judgment = Judgment(scores=tuple(scores))
+
+
+def aggregate(
+    template: Template,
+    prep: Prepared,
+    chains: Sequence[Chain],
+    prompt_tokens: int,
+    seconds: float,
+    cfg: JudgeConfig,
+) -> Result:
+    """Fold a request's chains into a :class:`Result` with the configured aggregator."""
+    n = len(prep.request.responses)
+    name = cfg.aggregator or ("majority" if template.kind == "pairwise" else "mean")
+    agg = get_aggregator(name)([c.judgment for c in chains], n)
+    consistency, first_rate = position_stats(chains) if n == 2 else (None, None)
+    return Result(
+        winner=agg.winner,
+        probability=agg.probability,
+        votes=agg.votes,
+        scores=agg.scores,
+        ties=agg.ties,
+        abstentions=agg.abstentions,
+        forced=sum(c.forced for c in chains),
+        k_used=len(chains),
+        chains=tuple(chains),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=sum(c.completion_tokens for c in chains),
+        seconds=seconds,
+        position_consistency=consistency,
+        first_slot_rate=first_rate,
+        truncated_chars=prep.truncated,
+        aggregator=name,
+    )
+
+
+def judge_batch(
+    engine: Engine,
+    template: Template,
+    requests: Sequence[JudgeRequest],
+    cfg: JudgeConfig,
+) -> list[Result]:
+    """Judge every request with ``cfg.k`` chains: one generate call for the whole batch."""
+    start = time.perf_counter()
+    preps = [prepare(engine, template, r, i, cfg) for i, r in enumerate(requests)]
+    orders = [
+        plan_orders(template.kind, len(p.request.responses), 0, cfg.k, (cfg.seed, p.index), cfg)
+        for p in preps
+    ]
+    chains, prompt_tokens = sample_chains(engine, template, preps, orders, cfg)
+    # The batch shares one engine pass; each request reports an equal share of its time.
+    seconds = (time.perf_counter() - start) / max(len(preps), 1)
+    return [
+        aggregate(template, p, c, t, seconds, cfg)
+        for p, c, t in zip(preps, chains, prompt_tokens, strict=True)
+    ]

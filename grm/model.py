@@ -1,0 +1,159 @@
+"""``RewardModel``: the Python face of a generative judge.
+
+>>> rm = RewardModel.load()                      # doctest: +SKIP
+>>> v = rm.compare("2+2?", "4", "5", k=8)        # doctest: +SKIP
+>>> v.label, v.votes, v.k_used                   # doctest: +SKIP
+('A', (6, 2), 8)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from grm.config import JudgeConfig
+from grm.inference.base import Engine, load_engine
+from grm.judge import judge_batch
+from grm.templates import Template, get_template
+from grm.types import JudgeRequest, Prompt, Result
+
+logger = logging.getLogger(__name__)
+
+RequestLike = JudgeRequest | dict[str, Any]
+
+
+def resolve_engine_name(engine: str) -> str:
+    """'auto' means vLLM when it is installed, transformers otherwise."""
+    if engine == "auto":
+        return "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
+    return engine
+
+
+def as_request(item: RequestLike, index: int = 0) -> JudgeRequest:
+    """Accept a JudgeRequest or a dict with prompt and responses (or a/b, chosen/rejected)."""
+    if isinstance(item, JudgeRequest):
+        return item
+    if not isinstance(item, dict):
+        raise TypeError(
+            f"requests[{index}] must be a JudgeRequest or a dict, got {type(item).__name__}."
+        )
+    if "responses" in item:
+        responses = tuple(item["responses"])
+    elif "a" in item and "b" in item:
+        responses = (item["a"], item["b"])
+    elif "response_A" in item and "response_B" in item:
+        responses = (item["response_A"], item["response_B"])
+    else:
+        raise ValueError(
+            f"requests[{index}] needs 'responses' (a list) or 'a' and 'b'; got keys "
+            f"{sorted(item)}."
+        )
+    prompt = item.get("prompt", item.get("question"))
+    if prompt is None:
+        raise ValueError(f"requests[{index}] needs a 'prompt' (or 'question') field.")
+    return JudgeRequest(prompt, responses, item.get("reference"))
+
+
+class RewardModel:
+    """A generative reasoning judge: k chains of thought per request, aggregated.
+
+    ``template`` judges pairs (:meth:`compare`); ``pointwise_template`` scores any number
+    of responses (:meth:`score`). ``config`` holds the defaults every call can override.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        template: str | Template = "default",
+        pointwise_template: str | Template = "pointwise",
+        config: JudgeConfig | None = None,
+        model_path: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.template = get_template(template)
+        self.pointwise_template = get_template(pointwise_template)
+        self.config = config or JudgeConfig()
+        self.model_path = model_path
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path | None = None,
+        engine: str = "auto",
+        template: str = "default",
+        pointwise_template: str = "pointwise",
+        engine_options: dict[str, Any] | None = None,
+        **config: Any,
+    ) -> RewardModel:
+        """Load a judge.
+
+        ``model`` is a local checkpoint directory or a hub id; None uses the embedded default
+        (SmolLM2-135M-Instruct, converted once into ``$GRM_CACHE_DIR``). ``engine`` is
+        'vllm', 'transformers' or 'auto'. ``engine_options`` go to the engine (for vLLM, on
+        to ``vllm.LLM``). Other keywords set :class:`JudgeConfig` defaults.
+        """
+        get_template(template)  # fail on a bad name before a slow model load
+        get_template(pointwise_template)
+        judge_config = JudgeConfig(**config)
+        if model is None:
+            from grm.default_model import default_model_path
+
+            model = default_model_path()
+        name = resolve_engine_name(engine)
+        logger.info("Loading %s with the %s engine", model, name)
+        backend = load_engine(name, str(model), **(engine_options or {}))
+        return cls(backend, template, pointwise_template, judge_config, str(model))
+
+    def _config(self, k: int | None, overrides: dict[str, Any]) -> JudgeConfig:
+        return self.config.with_(k=k, **overrides)
+
+    def compare(
+        self,
+        prompt: Prompt,
+        a: str,
+        b: str,
+        k: int | None = None,
+        reference: str | None = None,
+        **overrides: Any,
+    ) -> Result:
+        """Which of two responses is better. ``result.p_a`` is P(a is better)."""
+        return self.compare_batch([JudgeRequest(prompt, (a, b), reference)], k, **overrides)[0]
+
+    def compare_batch(
+        self, requests: Sequence[RequestLike], k: int | None = None, **overrides: Any
+    ) -> list[Result]:
+        """Judge many pairs with ONE batched engine pass."""
+        reqs = [as_request(r, i) for i, r in enumerate(requests)]
+        return judge_batch(self.engine, self.template, reqs, self._config(k, overrides))
+
+    def score(
+        self,
+        prompt: Prompt,
+        responses: Sequence[str],
+        k: int | None = None,
+        reference: str | None = None,
+        **overrides: Any,
+    ) -> Result:
+        """Score each response 1-10 (``result.scores`` are the means over chains)."""
+        return self.score_batch(
+            [JudgeRequest(prompt, tuple(responses), reference)], k, **overrides
+        )[0]
+
+    def score_batch(
+        self, requests: Sequence[RequestLike], k: int | None = None, **overrides: Any
+    ) -> list[Result]:
+        """Pointwise scores for many requests with ONE batched engine pass."""
+        reqs = [as_request(r, i) for i, r in enumerate(requests)]
+        return judge_batch(self.engine, self.pointwise_template, reqs, self._config(k, overrides))
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> RewardModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,170 @@
+"""Core value types: what goes into a judge and what comes out.
+
+These are plain frozen dataclasses with no engine, trainer or server imports, so every
+other layer (templates, aggregation, engines, faces) can depend on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+Message = dict[str, str]
+#: A prompt is a plain string or a chat conversation (a list of ``{"role", "content"}``).
+Prompt = Union[str, Sequence[Message]]
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """Flatten a prompt to text for a judge template.
+
+    A conversation becomes ``role: content`` lines, so a judge sees the whole context.
+    """
+    if isinstance(prompt, str):
+        return prompt
+    lines = []
+    for i, message in enumerate(prompt):
+        if not isinstance(message, dict) or "content" not in message:
+            raise ValueError(
+                f"prompt[{i}] must be a dict with 'role' and 'content', got {message!r}; "
+                "pass a string or a list of chat messages."
+            )
+        lines.append(f"{message.get('role', 'user')}: {message['content']}")
+    return "\n".join(lines)
+
+
+def response_text(response: str | Sequence[Message]) -> str:
+    """A response may be a string or a message list (TRL's conversational completions)."""
+    if isinstance(response, str):
+        return response
+    return "\n".join(str(m.get("content", "")) for m in response if isinstance(m, dict))
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One thing to judge: a prompt, two or more responses, an optional reference answer."""
+
+    prompt: Prompt
+    responses: tuple[str, ...]
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        text = prompt_text(self.prompt)
+        if not text.strip():
+            raise ValueError("prompt is empty; pass the user's question or conversation.")
+        responses = tuple(response_text(r) for r in self.responses)
+        object.__setattr__(self, "responses", responses)
+        if len(responses) < 1:
+            raise ValueError("responses is empty; pass at least one response to judge.")
+        for i, r in enumerate(responses):
+            if not r.strip():
+                raise ValueError(
+                    f"responses[{i}] is empty or whitespace; a judge needs text to read "
+                    "(drop the item, or score it 0 yourself)."
+                )
+
+    @property
+    def prompt_str(self) -> str:
+        return prompt_text(self.prompt)
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """What one reasoning chain concluded, in the request's original response order.
+
+    ``winner`` is the index of the preferred response (pairwise), ``scores`` the per-response
+    scores (pointwise), ``p_first`` the verdict probability of response 0 where the verdict
+    token's probability was read. A chain with neither winner nor scores is an abstention.
+    """
+
+    winner: int | None = None
+    scores: tuple[float, ...] | None = None
+    p_first: float | None = None
+    tie: bool = False
+
+    @property
+    def abstained(self) -> bool:
+        return self.winner is None and self.scores is None and not self.tie
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One sampled reasoning chain with its provenance."""
+
+    text: str
+    order: tuple[int, ...]
+    judgment: Judgment
+    forced: bool = False
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    critique: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """Aggregated outcome of k chains on one request.
+
+    ``winner`` is the index of the preferred response (``None`` on a tie or when every chain
+    abstained); ``probability`` is the probability that response 0 is preferred (pairwise) or
+    that the winner is best (pointwise), from the aggregator's rule.
+    """
+
+    winner: int | None
+    probability: float | None
+    votes: tuple[int, ...]
+    scores: tuple[float, ...] | None
+    ties: int
+    abstentions: int
+    forced: int
+    k_used: int
+    chains: tuple[Chain, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    position_consistency: float | None = None
+    first_slot_rate: float | None = None
+    truncated_chars: tuple[int, ...] = ()
+    calibrated: bool = False
+    stopped_by: str | None = None
+    k_saved: int = 0
+    aggregator: str = "majority"
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> Literal["A", "B", "tie"] | str:
+        """The winner as a letter (A, B, C, ...) or ``"tie"``."""
+        if self.winner is None:
+            return "tie"
+        return chr(ord("A") + self.winner)
+
+    @property
+    def p_a(self) -> float | None:
+        """Pairwise: probability that response A (index 0) is the better one."""
+        return self.probability
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-ready dict without the chain texts."""
+        return {
+            "winner": self.label,
+            "probability": self.probability,
+            "votes": list(self.votes),
+            "scores": list(self.scores) if self.scores is not None else None,
+            "ties": self.ties,
+            "abstentions": self.abstentions,
+            "forced": self.forced,
+            "k_used": self.k_used,
+            "k_saved": self.k_saved,
+            "stopped_by": self.stopped_by,
+            "position_consistency": self.position_consistency,
+            "first_slot_rate": self.first_slot_rate,
+            "truncated_chars": list(self.truncated_chars),
+            "calibrated": self.calibrated,
+            "aggregator": self.aggregator,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "seconds": round(self.seconds, 3),
+        }

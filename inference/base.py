@@ -1,0 +1,134 @@
+"""The one engine Protocol, its value types, and the engine registry.
+
+An engine takes fully rendered prompt strings and returns sampled chains. It also reads the
+next-token log-probabilities of a few choice strings (the forced verdict). Everything about
+judging stays in the core; engines know nothing of templates or votes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from grm.types import Message
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How chains are sampled. One config for every prompt of a batched call."""
+
+    temperature: float = 0.7
+    """Sampling temperature; 0 means greedy."""
+    top_p: float = 1.0
+    """Nucleus sampling mass, in (0, 1]."""
+    max_tokens: int = 256
+    """Most new tokens per chain; a chain cut here has finish_reason 'length'."""
+    seed: int | None = 0
+    """Seed for the sampler. vLLM on CPU takes it once per engine, not per request."""
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}.")
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """One rendered prompt and how many chains to sample from it."""
+
+    prompt: str
+    n: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens: int
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The chains sampled for one :class:`GenRequest`."""
+
+    prompt_tokens: int
+    completions: list[Completion] = field(default_factory=list)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What a judge needs from a language-model backend."""
+
+    name: str
+    max_context: int
+
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        """Apply the model's chat template, ending with the assistant's generation prompt."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, requests: Sequence[GenRequest], sampling: SamplingConfig) -> list[Generation]:
+        """Sample ``r.n`` chains for every request, in ONE batched backend call."""
+        ...
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        """Next-token log-probability of each choice string's first token after each prompt."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def choice_token_ids(
+    encode: Callable[[str], list[int]], prefix: str, choices: Sequence[str]
+) -> list[int]:
+    """The token id that starts each choice right after ``prefix``.
+
+    The prompt is tokenised on its own, so the model's next token after it is what matters:
+    when ``encode(prefix + choice)`` extends ``encode(prefix)``, that next id is taken;
+    when the tokeniser merges across the boundary ("[[A" as one token), the choice's own
+    first token is.
+    """
+    base = encode(prefix)
+    ids = []
+    for choice in choices:
+        full = encode(prefix + choice)
+        if len(full) > len(base) and full[: len(base)] == base:
+            ids.append(full[len(base)])
+        else:
+            own = encode(choice)
+            if not own:
+                raise ValueError(f"choice {choice!r} encodes to no token")
+            ids.append(own[0])
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"choices {list(choices)} share a first token; they cannot be told apart")
+    return ids
+
+
+EngineFactory = Callable[..., Engine]
+_REGISTRY: dict[str, EngineFactory] = {}
+
+
+def register_engine(name: str) -> Callable[[EngineFactory], EngineFactory]:
+    def wrap(factory: EngineFactory) -> EngineFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return wrap
+
+
+def engine_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def load_engine(name: str, model: str, **options: Any) -> Engine:
+    """Build a registered engine by name; the backend is imported only here."""
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"engine {name!r} is unknown; choose one of {', '.join(engine_names())}."
+        )
+    return _REGISTRY[name](model, **options)

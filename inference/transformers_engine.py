@@ -1,0 +1,142 @@
+"""The transformers engine: the reference backend, and the fallback where vLLM is absent.
+
+Prompts are batched with left padding and sampled with ``num_return_sequences``, so one
+``generate`` call serves a whole chunk of prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grm.types import Message
+from grm.inference.base import (
+    Completion,
+    Generation,
+    GenRequest,
+    SamplingConfig,
+    choice_token_ids,
+    register_engine,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TransformersEngineConfig:
+    """Options of the transformers engine."""
+
+    dtype: str = "float32"
+    """Weights dtype: float32 (fastest on CPU), bfloat16 or float16."""
+    device: str | None = None
+    """'cpu', 'cuda', ...; None picks CUDA when available."""
+    batch_size: int = 16
+    """Most prompts per generate call (each sampled n times)."""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float32", "bfloat16", "float16", "auto"):
+            raise ValueError(f"dtype must be float32, bfloat16, float16 or auto, got {self.dtype!r}.")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
+
+
+class TransformersEngine:
+    name = "transformers"
+
+    def __init__(self, model: str, config: TransformersEngineConfig | None = None, **kw: Any):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.config = config or TransformersEngineConfig(**kw)
+        self.device = self.config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = self.config.dtype if self.config.dtype == "auto" else getattr(torch, self.config.dtype)
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device)
+        self.model.eval()
+        self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self._torch = torch
+
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        return str(
+            self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
+        )
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def _batch(self, prompts: Sequence[str]) -> Any:
+        enc = self.tokenizer(
+            list(prompts), return_tensors="pt", padding=True, add_special_tokens=False
+        )
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    def generate(self, requests: Sequence[GenRequest], sampling: SamplingConfig) -> list[Generation]:
+        torch = self._torch
+        if sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        results: list[Generation | None] = [None] * len(requests)
+        # num_return_sequences is one number per generate call: group prompts by n.
+        by_n: dict[int, list[int]] = {}
+        for i, r in enumerate(requests):
+            by_n.setdefault(r.n, []).append(i)
+        eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id
+        for n, idxs in by_n.items():
+            for start in range(0, len(idxs), self.config.batch_size):
+                chunk = idxs[start : start + self.config.batch_size]
+                enc = self._batch([requests[i].prompt for i in chunk])
+                greedy = sampling.temperature == 0
+                with torch.no_grad():
+                    out = self.model.generate(
+                        **enc,
+                        do_sample=not greedy,
+                        temperature=None if greedy else sampling.temperature,
+                        top_p=None if greedy else sampling.top_p,
+                        top_k=None,
+                        max_new_tokens=sampling.max_tokens,
+                        num_return_sequences=n,
+                        pad_token_id=pad,
+                    )
+                new = out[:, enc["input_ids"].shape[1] :]
+                lengths = enc["attention_mask"].sum(dim=1).tolist()
+                for j, i in enumerate(chunk):
+                    comps = []
+                    for row in new[j * n : (j + 1) * n].tolist():
+                        ended = eos in row
+                        toks = row[: row.index(eos) + 1] if ended else row
+                        text = self.tokenizer.decode(toks, skip_special_tokens=True)
+                        comps.append(Completion(text, len(toks), "stop" if ended else "length"))
+                    results[i] = Generation(int(lengths[j]), comps)
+        return [r for r in results if r is not None]
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        torch = self._torch
+        out: list[list[float]] = []
+        for start in range(0, len(prompts), self.config.batch_size):
+            chunk = prompts[start : start + self.config.batch_size]
+            enc = self._batch(chunk)
+            with torch.no_grad():
+                logits = self.model(**enc).logits[:, -1, :].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            for row, prompt in zip(logp, chunk, strict=True):
+                ids = choice_token_ids(self.encode, prompt[-64:], choices)
+                out.append([float(row[t]) for t in ids])
+        return out
+
+    def close(self) -> None:
+        del self.model
+
+
+@register_engine("transformers")
+def _make(model: str, **options: Any) -> TransformersEngine:
+    return TransformersEngine(model, **options)

@@ -1,0 +1,1 @@
+"""Training judges with TRL: data, rewards, SFT warm-start and GRPO."""
