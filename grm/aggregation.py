@@ -85,7 +85,7 @@ def count_votes(judgments: Sequence[Judgment], n: int) -> tuple[list[int], int, 
 def _vote_outcome(votes: Sequence[float], ties: float) -> tuple[int | None, float | None]:
     """Winner (None on a tie at the top) and its probability, ties counted as half a vote."""
     n = len(votes)
-    if n == 0:
+    if n == 0 or sum(votes) + ties == 0:  # every chain abstained: no evidence, no probability
         return None, None
     top = max(votes)
     leaders = [i for i, v in enumerate(votes) if v == top]

@@ -10,8 +10,8 @@ from grm.parsing import Parsed, after_last, parse_choice
 from grm.templates.base import Template, neutralize, register_template, slot_label
 from grm.types import JudgeRequest, Message
 
-_BRACKET = re.compile(r"\[\[\s*([AB])\s*\]\]")
-_ANSWER_BRACKET = re.compile(r"<answer>\s*\[\[\s*([AB])\s*\]\]\s*</answer>")
+_BRACKET = re.compile(r"\[\[\s*([AB])\s*\]\]", re.I)
+_ANSWER_BRACKET = re.compile(r"<answer>\s*\[\[\s*([AB])\s*\]\]\s*</answer>", re.I)
 _BOXED_ASSISTANT = re.compile(r"\\boxed\{\s*(?:Assistant|Response)?\s*([12])\s*\}")
 
 
