@@ -1,0 +1,131 @@
+"""Judgments per second at k=8 on 32 pairwise requests, three ways, side by side in one run.
+
+(a) grm with the vLLM engine: ``RewardModel.compare_batch`` — one batched generate call for
+    all 32 x 8 chains, parsing, and the forced-verdict pass for unparsed chains (also shown
+    with ``on_unparsed="abstain"``, which skips that pass);
+(b) raw ``vllm.LLM.generate`` on exactly the same rendered prompts and ``n`` (the limit);
+(c) a per-request transformers ``generate(num_return_sequences=8)`` loop, what most judge
+    code does.
+
+Goal: (a) >= 0.95 x (b) and (a) >= 3 x (c). Run:
+
+    .venv/bin/python scripts/bench_throughput.py --requests 32 --k 8 --max-tokens 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+
+
+def make_requests(n: int, seed: int = 0) -> list:  # list[JudgeRequest]
+    from grm import JudgeRequest
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        x, y = rng.randint(10, 99), rng.randint(10, 99)
+        right, wrong = x + y, x + y + rng.choice([-10, -1, 1, 10])
+        a, b = (right, wrong) if rng.random() < 0.5 else (wrong, right)
+        out.append(JudgeRequest(f"What is {x} + {y}?", (f"{x} + {y} = {a}.", f"{x} + {y} = {b}.")))
+    return out
+
+
+def rendered(rm, requests, k):  # type: ignore[no-untyped-def]
+    """The exact (prompt, n) pairs grm sends to the engine for these requests."""
+    from grm.judge import _prompt, plan_orders, prepare
+
+    pairs = []
+    for i, r in enumerate(requests):
+        prep = prepare(rm.engine, rm.template, r, i, rm.config.with_(k=k))
+        counts: dict[tuple[int, ...], int] = {}
+        for o in plan_orders("pairwise", 2, 0, k, (rm.config.seed, i), rm.config.with_(k=k)):
+            counts[o] = counts.get(o, 0) + 1
+        pairs += [(_prompt(rm.engine, rm.template, prep, o), n) for o, n in counts.items()]
+    return pairs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=32)
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--skip-transformers", action="store_true")
+    ap.add_argument("--json", default=None, help="write the figures here")
+    args = ap.parse_args()
+
+    from vllm import SamplingParams
+
+    from grm import RewardModel
+    from grm.default_model import default_model_path
+    from grm.inference import load_engine
+
+    path = str(default_model_path())
+    requests = make_requests(args.requests)
+    rm = RewardModel(load_engine("vllm", path), max_tokens=args.max_tokens)
+    llm = rm.engine.llm  # type: ignore[attr-defined]
+    pairs = rendered(rm, requests, args.k)
+    params = [SamplingParams(n=n, temperature=0.7, max_tokens=args.max_tokens) for _, n in pairs]
+    token_prompts = [{"prompt_token_ids": rm.engine.encode(p)} for p, _ in pairs]  # type: ignore[attr-defined]
+
+    def raw() -> int:
+        outs = llm.generate(token_prompts, params, use_tqdm=False)
+        return sum(len(c.token_ids) for o in outs for c in o.outputs)
+
+    def grm_run(policy: str) -> int:
+        res = rm.compare_batch(requests, k=args.k, on_unparsed=policy)
+        return sum(r.completion_tokens for r in res)
+
+    raw()  # warm-up: first-call overheads and the prefix cache for both sides alike
+    rows = {}
+    for name, fn in [
+        ("b_raw_vllm", raw),
+        ("a_grm_vllm", lambda: grm_run("force")),
+        ("a_grm_vllm_abstain", lambda: grm_run("abstain")),
+    ]:
+        start = time.perf_counter()
+        tokens = fn()
+        secs = time.perf_counter() - start
+        rows[name] = {"seconds": secs, "judgments_per_s": len(requests) / secs,
+                      "completion_tokens": tokens, "tokens_per_s": tokens / secs}
+        print(name, json.dumps(rows[name]))
+    rm.close()
+
+    if not args.skip_transformers:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        prompts = [p for p, _ in pairs[:: 2]]  # one order per request, n = k chains
+        torch.manual_seed(0)
+        start, tokens = time.perf_counter(), 0
+        for p in prompts:
+            enc = tok(p, return_tensors="pt", add_special_tokens=False)
+            with torch.no_grad():
+                out = model.generate(**enc, do_sample=True, temperature=0.7, top_k=None,
+                                     max_new_tokens=args.max_tokens,
+                                     num_return_sequences=args.k, pad_token_id=tok.eos_token_id)
+            new = out[:, enc["input_ids"].shape[1]:]
+            tokens += int((new != tok.eos_token_id).sum())
+        secs = time.perf_counter() - start
+        rows["c_transformers_loop"] = {"seconds": secs, "judgments_per_s": len(prompts) / secs,
+                                       "completion_tokens": tokens, "tokens_per_s": tokens / secs}
+        print("c_transformers_loop", json.dumps(rows["c_transformers_loop"]))
+
+    a, b = rows["a_grm_vllm"]["judgments_per_s"], rows["b_raw_vllm"]["judgments_per_s"]
+    summary = {"a_over_b": a / b, "a_abstain_over_b": rows["a_grm_vllm_abstain"]["judgments_per_s"] / b}
+    if "c_transformers_loop" in rows:
+        summary["a_over_c"] = a / rows["c_transformers_loop"]["judgments_per_s"]
+    print("summary", json.dumps(summary))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "machine": platform.platform(), "rows": rows,
+                       "summary": summary}, f, indent=2)
+
+
+if __name__ == "__main__":  # vLLM's engine core is a spawned process
+    main()
