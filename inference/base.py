@@ -72,7 +72,9 @@ class Engine(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def generate(self, requests: Sequence[GenRequest], sampling: SamplingConfig) -> list[Generation]:
+    def generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
         """Sample ``r.n`` chains for every request, in ONE batched backend call."""
         ...
 
@@ -128,7 +130,5 @@ def engine_names() -> list[str]:
 def load_engine(name: str, model: str, **options: Any) -> Engine:
     """Build a registered engine by name; the backend is imported only here."""
     if name not in _REGISTRY:
-        raise ValueError(
-            f"engine {name!r} is unknown; choose one of {', '.join(engine_names())}."
-        )
+        raise ValueError(f"engine {name!r} is unknown; choose one of {', '.join(engine_names())}.")
     return _REGISTRY[name](model, **options)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grm.types import Message
 from grm.inference.base import (
     Completion,
     Generation,
@@ -20,6 +19,8 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
+
+from grm.types import Message
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,9 @@ class TransformersEngineConfig:
 
     def __post_init__(self) -> None:
         if self.dtype not in ("float32", "bfloat16", "float16", "auto"):
-            raise ValueError(f"dtype must be float32, bfloat16, float16 or auto, got {self.dtype!r}.")
+            raise ValueError(
+                f"dtype must be float32, bfloat16, float16 or auto, got {self.dtype!r}."
+            )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
 
@@ -51,12 +54,15 @@ class TransformersEngine:
 
         self.config = config or TransformersEngineConfig(**kw)
         self.device = self.config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = self.config.dtype if self.config.dtype == "auto" else getattr(torch, self.config.dtype)
+        dtype = (
+            self.config.dtype if self.config.dtype == "auto" else getattr(torch, self.config.dtype)
+        )
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device)
+        loaded = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+        self.model = loaded.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
         self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._torch = torch
@@ -80,7 +86,9 @@ class TransformersEngine:
         )
         return {k: v.to(self.device) for k, v in enc.items()}
 
-    def generate(self, requests: Sequence[GenRequest], sampling: SamplingConfig) -> list[Generation]:
+    def generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
         torch = self._torch
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)

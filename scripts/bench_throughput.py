@@ -57,11 +57,11 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the figures here")
     args = ap.parse_args()
 
+    from grm.inference import load_engine
     from vllm import SamplingParams
 
     from grm import RewardModel
     from grm.default_model import default_model_path
-    from grm.inference import load_engine
 
     path = str(default_model_path())
     requests = make_requests(args.requests)
@@ -89,8 +89,12 @@ def main() -> None:
         start = time.perf_counter()
         tokens = fn()
         secs = time.perf_counter() - start
-        rows[name] = {"seconds": secs, "judgments_per_s": len(requests) / secs,
-                      "completion_tokens": tokens, "tokens_per_s": tokens / secs}
+        rows[name] = {
+            "seconds": secs,
+            "judgments_per_s": len(requests) / secs,
+            "completion_tokens": tokens,
+            "tokens_per_s": tokens / secs,
+        }
         print(name, json.dumps(rows[name]))
     rm.close()
 
@@ -100,31 +104,52 @@ def main() -> None:
 
         tok = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-        prompts = [p for p, _ in pairs[:: 2]]  # one order per request, n = k chains
+        prompts = [p for p, _ in pairs[::2]]  # one order per request, n = k chains
         torch.manual_seed(0)
         start, tokens = time.perf_counter(), 0
         for p in prompts:
             enc = tok(p, return_tensors="pt", add_special_tokens=False)
             with torch.no_grad():
-                out = model.generate(**enc, do_sample=True, temperature=0.7, top_k=None,
-                                     max_new_tokens=args.max_tokens,
-                                     num_return_sequences=args.k, pad_token_id=tok.eos_token_id)
-            new = out[:, enc["input_ids"].shape[1]:]
+                out = model.generate(
+                    **enc,
+                    do_sample=True,
+                    temperature=0.7,
+                    top_k=None,
+                    max_new_tokens=args.max_tokens,
+                    num_return_sequences=args.k,
+                    pad_token_id=tok.eos_token_id,
+                )
+            new = out[:, enc["input_ids"].shape[1] :]
             tokens += int((new != tok.eos_token_id).sum())
         secs = time.perf_counter() - start
-        rows["c_transformers_loop"] = {"seconds": secs, "judgments_per_s": len(prompts) / secs,
-                                       "completion_tokens": tokens, "tokens_per_s": tokens / secs}
+        rows["c_transformers_loop"] = {
+            "seconds": secs,
+            "judgments_per_s": len(prompts) / secs,
+            "completion_tokens": tokens,
+            "tokens_per_s": tokens / secs,
+        }
         print("c_transformers_loop", json.dumps(rows["c_transformers_loop"]))
 
     a, b = rows["a_grm_vllm"]["judgments_per_s"], rows["b_raw_vllm"]["judgments_per_s"]
-    summary = {"a_over_b": a / b, "a_abstain_over_b": rows["a_grm_vllm_abstain"]["judgments_per_s"] / b}
+    summary = {
+        "a_over_b": a / b,
+        "a_abstain_over_b": rows["a_grm_vllm_abstain"]["judgments_per_s"] / b,
+    }
     if "c_transformers_loop" in rows:
         summary["a_over_c"] = a / rows["c_transformers_loop"]["judgments_per_s"]
     print("summary", json.dumps(summary))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "machine": platform.platform(), "rows": rows,
-                       "summary": summary}, f, indent=2)
+            json.dump(
+                {
+                    "args": vars(args),
+                    "machine": platform.platform(),
+                    "rows": rows,
+                    "summary": summary,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":  # vLLM's engine core is a spawned process

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Nothing is ever fetched from a hub, in tests or in CI: every model is local.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 JUDGEBENCH = SHARED_DATA / "judgebench-gpt4o.jsonl"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from grm.inference.base import Completion, Generation, GenRequest, SamplingConfig
+
 from grm.types import Message
 
 
@@ -28,12 +29,16 @@ class FakeEngine:
         self.calls: list[tuple[str, int]] = []
 
     def render_chat(self, messages: Sequence[Message]) -> str:
-        return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
+        return (
+            "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
+        )
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
 
-    def generate(self, requests: Sequence[GenRequest], sampling: SamplingConfig) -> list[Generation]:
+    def generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
         self.calls.append(("generate", len(requests)))
         out = []
         for r in requests:

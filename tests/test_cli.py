@@ -27,7 +27,11 @@ def test_help_lists_the_registered_commands() -> None:
         (["judge"], None, "give --prompt"),
         (["judge", "--input", "-"], "not json", "--input is not valid JSON"),
         (["judge", "--input", "-"], '{"prompt": "q", "responses": []}', "responses must be"),
-        (["judge", "--prompt", "q", "-r", "a", "-r", "b", "--template", "nope"], None, "invalid choice"),
+        (
+            ["judge", "--prompt", "q", "-r", "a", "-r", "b", "--template", "nope"],
+            None,
+            "invalid choice",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message(args: list[str], stdin: str | None, message: str) -> None:
@@ -38,8 +42,9 @@ def test_bad_input_exits_2_with_a_message(args: list[str], stdin: str | None, me
 
 @pytest.mark.slow
 def test_judge_example_json(default_model_path: Path) -> None:
-    out = run("judge", "--example", "--engine", "transformers", "--k", "2", "--max-tokens", "32",
-              "--json")
+    out = run(
+        "judge", "--example", "--engine", "transformers", "--k", "2", "--max-tokens", "32", "--json"
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["k_used"] == 2 and result["engine"] == "transformers"
@@ -51,7 +56,17 @@ def test_judge_example_json(default_model_path: Path) -> None:
 @pytest.mark.slow
 def test_judge_stdin_pointwise_text(default_model_path: Path) -> None:
     item = {"prompt": "What is 3 + 4?", "responses": ["7", "8", "6"]}
-    out = run("judge", "--input", "-", "--engine", "transformers", "--k", "2", "--max-tokens", "24",
-              stdin=json.dumps(item))
+    out = run(
+        "judge",
+        "--input",
+        "-",
+        "--engine",
+        "transformers",
+        "--k",
+        "2",
+        "--max-tokens",
+        "24",
+        stdin=json.dumps(item),
+    )
     assert out.returncode == 0, out.stderr
     assert "scores:" in out.stdout and "k used: 2" in out.stdout

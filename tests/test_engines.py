@@ -7,9 +7,9 @@ requests. Greedy decoding must agree between the two on the first tokens.
 from __future__ import annotations
 
 import pytest
+from grm.inference import Engine, GenRequest, SamplingConfig
 
 from grm import JudgeRequest, RewardModel
-from grm.inference import Engine, GenRequest, SamplingConfig
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +42,10 @@ def check_results(rm: RewardModel, k: int) -> None:
 
 def check_generate_contract(engine: Engine) -> None:
     prompts = [engine.render_chat([{"role": "user", "content": f"Count to {i}."}]) for i in (3, 5)]
-    gens = engine.generate([GenRequest(prompts[0], 3), GenRequest(prompts[1], 2)],
-                           SamplingConfig(temperature=0.8, max_tokens=16, seed=1))
+    gens = engine.generate(
+        [GenRequest(prompts[0], 3), GenRequest(prompts[1], 2)],
+        SamplingConfig(temperature=0.8, max_tokens=16, seed=1),
+    )
     assert [len(g.completions) for g in gens] == [3, 2]
     for g in gens:
         assert g.prompt_tokens > 0

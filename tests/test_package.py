@@ -15,15 +15,34 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
     )
     wheel = next(out.glob("grm-*.whl"))
     site = out / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
-         str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
         check=True,
     )
     return site
@@ -44,7 +63,11 @@ def test_subpackages_import_from_the_installed_wheel(wheel_site: Path, tmp_path:
     )
     env = {"PYTHONPATH": str(wheel_site), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout.splitlines()
     assert all(line.startswith(str(wheel_site)) for line in out[:4]), out
@@ -71,8 +94,12 @@ def test_import_grm_without_vllm(tmp_path: Path) -> None:
 
 
 def test_every_source_package_is_in_the_wheel(wheel_site: Path) -> None:
-    roots = {"grm": "grm", "inference": "grm/inference", "calibration": "grm/calibration",
-             "training": "grm/training"}
+    roots = {
+        "grm": "grm",
+        "inference": "grm/inference",
+        "calibration": "grm/calibration",
+        "training": "grm/training",
+    }
     for src, dest in roots.items():
         for init in (ROOT / src).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / src)

@@ -66,7 +66,7 @@ class DefaultPairwise(_PairwiseTemplate):
 
 @register_template("rm-r1")
 class RMR1(_PairwiseTemplate):
-    """RM-R1 (Chen et al. 2025): rubric/solution reasoning, verdict as ``<answer>[[A]]</answer>``."""
+    """RM-R1 (Chen et al. 2025): rubric or solution first, then ``<answer>[[A]]</answer>``."""
 
     name = "rm-r1"
     verdict_prefix = "<answer>[["

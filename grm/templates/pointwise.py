@@ -72,7 +72,7 @@ class DeepSeekGRM(Template):
 
 @register_template("judgelrm")
 class JudgeLRM(Template):
-    """JudgeLRM (Chen et al. 2025): ``<think>`` reasoning, then ``<answer>s1</answer><answer>s2</answer>``."""
+    """JudgeLRM (Chen et al. 2025): ``<think>``, then ``<answer>s1</answer><answer>s2</answer>``."""
 
     name = "judgelrm"
     kind = "pointwise"
