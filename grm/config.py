@@ -13,8 +13,9 @@ Overlong = Literal["truncate", "error"]
 class JudgeConfig:
     """How a judge samples, parses and aggregates chains. Every field can be set per call."""
 
-    k: int = 8
-    """Chains per request (the test-time compute)."""
+    k: int | Literal["auto"] = 8
+    """Chains per request (the test-time compute), or "auto": sample in waves until a
+    stopping rule calls the request decided or it reaches max_k (see grm.adaptive)."""
     temperature: float | None = None
     """Sampling temperature; None takes the template's (DeepSeek-GRM used 0.5)."""
     top_p: float = 1.0
@@ -38,10 +39,40 @@ class JudgeConfig:
     visible marker (recorded in the result), or raise 'error'."""
     seed: int = 0
     """Seed for orders, shuffles and sampling."""
+    max_k: int = 16
+    """k="auto": the most chains any request gets."""
+    wave_size: int = 4
+    """k="auto": chains per request in each wave (the first wave included)."""
+    confidence: float = 0.95
+    """k="auto": the stopping rule's target, in (0.5, 1)."""
+    stopping: str | None = None
+    """k="auto": stopping rule (see grm.stopping); None: 'beta' pairwise, 'score_diff'
+    pointwise."""
+    budget: int | None = None
+    """k="auto": most chains for the whole batch, spent on the least-settled requests first;
+    None: no limit beyond max_k per request."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {self.k!r}; use k=1 for one chain.")
+        if self.k != "auto" and (
+            not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1
+        ):
+            raise ValueError(
+                f"k must be an integer >= 1 or 'auto', got {self.k!r}; use k=1 for one chain."
+            )
+        for name in ("max_k", "wave_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if not 0.5 < self.confidence < 1:
+            raise ValueError(
+                f"confidence must be in (0.5, 1), got {self.confidence}; 0.95 is the usual target."
+            )
+        if self.budget is not None and self.budget < 1:
+            raise ValueError(f"budget must be >= 1 or None (no batch limit), got {self.budget}.")
+        if self.stopping is not None:
+            from grm.stopping import get_stopping_rule
+
+            get_stopping_rule(self.stopping)  # raises with the list of names
         if self.temperature is not None and self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}.")
         if not 0 < self.top_p <= 1:

@@ -306,7 +306,14 @@ def judge_batch(
     requests: Sequence[JudgeRequest],
     cfg: JudgeConfig,
 ) -> list[Result]:
-    """Judge every request with ``cfg.k`` chains: one generate call for the whole batch."""
+    """Judge every request with ``cfg.k`` chains: one generate call for the whole batch.
+
+    ``cfg.k == "auto"`` hands over to :func:`grm.adaptive.judge_adaptive` (waves of chains).
+    """
+    if cfg.k == "auto":
+        from grm.adaptive import judge_adaptive  # imported here: it builds on this module
+
+        return judge_adaptive(engine, template, requests, cfg)
     start = time.perf_counter()
     preps = [prepare(engine, template, r, i, cfg) for i, r in enumerate(requests)]
     orders = [

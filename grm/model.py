@@ -12,7 +12,7 @@ import importlib.util
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from grm.config import JudgeConfig
 from grm.inference.base import Engine, load_engine
@@ -23,6 +23,8 @@ from grm.types import JudgeRequest, Prompt, Result
 logger = logging.getLogger(__name__)
 
 RequestLike = JudgeRequest | dict[str, Any]
+#: Chains per request, or "auto" for adaptive k (waves until a stopping rule decides).
+K = int | Literal["auto"]
 
 
 def resolve_engine_name(engine: str) -> str:
@@ -107,7 +109,7 @@ class RewardModel:
         backend = load_engine(name, str(model), **(engine_options or {}))
         return cls(backend, template, pointwise_template, judge_config, str(model))
 
-    def _config(self, k: int | None, overrides: dict[str, Any]) -> JudgeConfig:
+    def _config(self, k: K | None, overrides: dict[str, Any]) -> JudgeConfig:
         return self.config.with_(k=k, **overrides)
 
     def compare(
@@ -115,17 +117,23 @@ class RewardModel:
         prompt: Prompt,
         a: str,
         b: str,
-        k: int | None = None,
+        k: K | None = None,
         reference: str | None = None,
         **overrides: Any,
     ) -> Result:
-        """Which of two responses is better. ``result.p_a`` is P(a is better)."""
+        """Which of two responses is better. ``result.p_a`` is P(a is better).
+
+        ``k="auto"`` samples in waves until the stopping rule decides; the overrides
+        ``max_k``, ``confidence``, ``stopping`` (a grm.stopping name), ``wave_size`` and
+        ``budget`` tune it, and the result reports ``k_used``, ``k_saved``, ``stopped_by``.
+        """
         return self.compare_batch([JudgeRequest(prompt, (a, b), reference)], k, **overrides)[0]
 
     def compare_batch(
-        self, requests: Sequence[RequestLike], k: int | None = None, **overrides: Any
+        self, requests: Sequence[RequestLike], k: K | None = None, **overrides: Any
     ) -> list[Result]:
-        """Judge many pairs with ONE batched engine pass."""
+        """Judge many pairs with ONE batched engine pass (one pass per wave with k="auto";
+        ``budget`` then caps the chains of the whole batch)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
         return judge_batch(self.engine, self.template, reqs, self._config(k, overrides))
 
@@ -133,7 +141,7 @@ class RewardModel:
         self,
         prompt: Prompt,
         responses: Sequence[str],
-        k: int | None = None,
+        k: K | None = None,
         reference: str | None = None,
         **overrides: Any,
     ) -> Result:
@@ -143,9 +151,10 @@ class RewardModel:
         )[0]
 
     def score_batch(
-        self, requests: Sequence[RequestLike], k: int | None = None, **overrides: Any
+        self, requests: Sequence[RequestLike], k: K | None = None, **overrides: Any
     ) -> list[Result]:
-        """Pointwise scores for many requests with ONE batched engine pass."""
+        """Pointwise scores for many requests with ONE batched engine pass (one per wave
+        with k="auto", stopping by default on the score-difference posterior)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
         return judge_batch(self.engine, self.pointwise_template, reqs, self._config(k, overrides))
 

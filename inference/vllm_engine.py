@@ -104,6 +104,9 @@ class VLLMEngine:
         self.llm = LLM(**args)
         self.tokenizer = self.llm.get_tokenizer()
         self.max_context = int(self.llm.llm_engine.model_config.max_model_len)
+        # Prefill accounting per call kind, to show repeated prompts (adaptive waves) hit the
+        # prefix cache: kind -> [prompt tokens, of which served from the cache].
+        self._prefill: dict[str, list[int]] = {"generate": [0, 0], "choice": [0, 0]}
 
     def render_chat(self, messages: Sequence[Message]) -> str:
         return str(
@@ -137,6 +140,7 @@ class VLLMEngine:
         outputs = self.llm.generate(
             self._prompts([r.prompt for r in requests]), params, use_tqdm=False
         )
+        self._count("generate", outputs)
         return [
             Generation(
                 prompt_tokens=len(out.prompt_token_ids or []),
@@ -159,6 +163,7 @@ class VLLMEngine:
             return []
         params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=TOP_LOGPROBS)
         outputs = self.llm.generate(self._prompts(prompts), params, use_tqdm=False)
+        self._count("choice", outputs)
         result = []
         for prompt, out in zip(prompts, outputs, strict=True):
             ids = choice_token_ids(self.encode, prompt[-64:], choices)
@@ -167,8 +172,25 @@ class VLLMEngine:
             result.append([float(top[t].logprob) if t in top else floor for t in ids])
         return result
 
-    def close(self) -> None:
-        del self.llm
+    def _count(self, kind: str, outputs: Sequence[Any]) -> None:
+        for out in outputs:
+            self._prefill[kind][0] += len(out.prompt_token_ids or [])
+            self._prefill[kind][1] += int(getattr(out, "num_cached_tokens", 0) or 0)
+
+    def stats(self) -> dict[str, float]:
+        """Prompt tokens sent and those served from vLLM's prefix cache, since the start.
+
+        From each ``RequestOutput.num_cached_tokens``: ``prompt_tokens`` and
+        ``cached_prompt_tokens`` for sampling calls, ``choice_*`` for verdict reads.
+        """
+        (sent, hit), (c_sent, c_hit) = self._prefill["generate"], self._prefill["choice"]
+        return {
+            "prompt_tokens": float(sent),
+            "cached_prompt_tokens": float(hit),
+            "prefix_hit_rate": hit / sent if sent else 0.0,
+            "choice_prompt_tokens": float(c_sent),
+            "choice_cached_tokens": float(c_hit),
+        }
 
 
 @register_engine("vllm")

@@ -16,6 +16,7 @@ from typing import Any
 
 from grm.aggregation import aggregator_names
 from grm.inference import engine_names
+from grm.stopping import stopping_rule_names
 from grm.templates import get_template, template_names
 
 
@@ -36,6 +37,20 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_k(text: str) -> int | str:
+    """``--k``: a positive integer, or 'auto' for adaptive k."""
+    if text == "auto":
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        msg = f"--k must be an integer or 'auto', got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"--k must be >= 1, got {k}")
+    return k
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("judge", help="judge one prompt and its responses")
     src = p.add_mutually_exclusive_group()
@@ -44,7 +59,15 @@ def add_parser(sub: Any) -> None:
     src.add_argument("--prompt", help="the user prompt")
     p.add_argument("-r", "--response", action="append", default=[], help="a response (repeat)")
     p.add_argument("--reference", default=None, help="a reference answer for the judge")
-    p.add_argument("--k", type=int, default=8, help="chains to sample")
+    p.add_argument("--k", type=parse_k, default=8, help="chains to sample, or 'auto'")
+    p.add_argument("--max-k", type=int, default=16, help="--k auto: most chains")
+    p.add_argument("--confidence", type=float, default=0.95, help="--k auto: stopping target")
+    p.add_argument(
+        "--stopping",
+        default=None,
+        choices=stopping_rule_names(),
+        help="--k auto: stopping rule (default beta pairwise, score_diff pointwise)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--chains", action="store_true", help="also print each chain")
     add_model_args(p)
@@ -91,10 +114,15 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
     )
     load_s = time.perf_counter() - start
+    adaptive = {"max_k": args.max_k, "confidence": args.confidence, "stopping": args.stopping}
     if pointwise:
-        result = rm.score(item["prompt"], responses, k=args.k, reference=item.get("reference"))
+        result = rm.score(
+            item["prompt"], responses, k=args.k, reference=item.get("reference"), **adaptive
+        )
     else:
-        result = rm.compare(item["prompt"], *responses, k=args.k, reference=item.get("reference"))
+        result = rm.compare(
+            item["prompt"], *responses, k=args.k, reference=item.get("reference"), **adaptive
+        )
     out = result.summary()
     out["load_seconds"] = round(load_s, 2)
     out["engine"] = rm.engine.name
@@ -116,7 +144,13 @@ def run(args: argparse.Namespace) -> int:
         print("scores: " + ", ".join(f"{s:.2f}" for s in result.scores))
     print(f"votes: {votes}  ties: {result.ties}  abstentions: {result.abstentions}  "
           f"forced: {result.forced}")
-    print(f"k used: {result.k_used}")
+    if result.stopped_by is not None:
+        print(
+            f"k used: {result.k_used} of max {args.max_k} (stopped by {result.stopped_by}, "
+            f"{result.k_saved} saved)"
+        )
+    else:
+        print(f"k used: {result.k_used}")
     if result.position_consistency is not None:
         print(f"position consistency: {result.position_consistency:.2f}  "
               f"first-slot rate: {result.first_slot_rate:.2f}")
