@@ -47,8 +47,10 @@ def _in_tail(text: str, end: int, max_trailing: int) -> bool:
 
 
 def _last_tail_match(
-    pattern: re.Pattern[str], text: str, max_trailing: int
+    pattern: re.Pattern[str], text: str, max_trailing: int, tail_only: bool = True
 ) -> re.Match[str] | None:
+    if not tail_only:  # the naive rule, kept to measure what the tail rule buys
+        return pattern.search(text)
     clean = strip_quotes(text)
     matches = list(pattern.finditer(clean))
     if not matches:
@@ -62,6 +64,7 @@ def parse_choice(
     pattern: re.Pattern[str],
     labels: tuple[str, ...],
     max_trailing: int = DEFAULT_MAX_TRAILING,
+    tail_only: bool = True,
 ) -> Parsed | None:
     """Read a one-of-``labels`` verdict captured by group 1 of ``pattern`` from the tail.
 
@@ -72,7 +75,7 @@ def parse_choice(
     >>> parse_choice("Final verdict: [[C]]", p, ("A", "B")) is None
     True
     """
-    match = _last_tail_match(pattern, text, max_trailing)
+    match = _last_tail_match(pattern, text, max_trailing, tail_only)
     if match is None:
         return None
     label = match.group(1).strip().upper()
@@ -99,6 +102,7 @@ def parse_score_list(
     low: float = 1.0,
     high: float = 10.0,
     max_trailing: int = DEFAULT_MAX_TRAILING,
+    tail_only: bool = True,
 ) -> Parsed | None:
     """Read ``n`` comma-separated scores in ``[low, high]`` (group 1 of ``pattern``).
 
@@ -110,7 +114,7 @@ def parse_score_list(
     >>> parse_score_list("... Final Scores: [[7, 3]]", p, 2).scores
     (7.0, 3.0)
     """
-    match = _last_tail_match(pattern, text, max_trailing)
+    match = _last_tail_match(pattern, text, max_trailing, tail_only)
     if match is None:
         return None
     parts = [p for p in re.split(r"[,;\s]+", match.group(1).strip()) if p]
@@ -129,6 +133,7 @@ def parse_repeated_scores(
     low: float = 1.0,
     high: float = 10.0,
     max_trailing: int = DEFAULT_MAX_TRAILING,
+    tail_only: bool = True,
 ) -> Parsed | None:
     """Read the last ``n`` matches of a one-score pattern (JudgeLRM's ``<answer>s</answer>`` x n).
 
@@ -137,11 +142,12 @@ def parse_repeated_scores(
     >>> parse_repeated_scores("<answer>8</answer><answer>4</answer>", p, 2).scores
     (8.0, 4.0)
     """
-    clean = strip_quotes(text)
+    clean = strip_quotes(text) if tail_only else text
     matches = list(pattern.finditer(clean))
-    if len(matches) < n or not _in_tail(clean, matches[-1].end(), max_trailing):
+    if len(matches) < n or (tail_only and not _in_tail(clean, matches[-1].end(), max_trailing)):
         return None
-    scores = [_to_score(m.group(1), low, high) for m in matches[-n:]]
+    picked = matches[-n:] if tail_only else matches[:n]
+    scores = [_to_score(m.group(1), low, high) for m in picked]
     if any(s is None for s in scores):
         return None
     return Parsed(scores=tuple(s for s in scores if s is not None))
