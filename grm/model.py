@@ -17,6 +17,7 @@ from typing import Any, Literal
 from grm.config import JudgeConfig
 from grm.inference.base import Engine, load_engine
 from grm.judge import judge_batch
+from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
 from grm.types import JudgeRequest, Prompt, Result
 
@@ -157,6 +158,36 @@ class RewardModel:
         with k="auto", stopping by default on the score-difference posterior)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
         return judge_batch(self.engine, self.pointwise_template, reqs, self._config(k, overrides))
+
+    def rank(
+        self,
+        prompt: Prompt,
+        candidates: Sequence[str],
+        method: str = "knockout",
+        k: Any = None,
+        reference: str | None = None,
+        config: RankConfig | None = None,
+        **overrides: Any,
+    ) -> Ranking:
+        """Rank many candidates: 'pointwise', 'knockout' or 'round_robin' (see grm.ranking).
+
+        Returns scores, the order (best first), win rates, every comparison's result and the
+        chains and tokens spent. Each round is one batched engine pass; ``k`` and the
+        overrides apply to every comparison.
+        """
+        item = RankItem(prompt, tuple(candidates), reference)
+        return self.rank_batch([item], method, k, config, **overrides)[0]
+
+    def rank_batch(
+        self,
+        items: Sequence[RankItem],
+        method: str = "knockout",
+        k: Any = None,
+        config: RankConfig | None = None,
+        **overrides: Any,
+    ) -> list[Ranking]:
+        """Rank many groups at once: each round of every group shares one engine pass."""
+        return rank_items(self, list(items), method, k, config, **overrides)
 
     def close(self) -> None:
         self.engine.close()

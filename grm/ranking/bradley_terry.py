@@ -73,7 +73,11 @@ def bt_fit(wins: np.ndarray, l2: float = DEFAULT_L2) -> np.ndarray:
     if n == 0:
         return np.zeros(0)
     res = minimize(
-        bt_objective, np.zeros(n), args=(wins, l2), jac=True, method="L-BFGS-B",
+        bt_objective,
+        np.zeros(n),
+        args=(wins, l2),
+        jac=True,
+        method="L-BFGS-B",
         options={"maxiter": 500, "gtol": 1e-9},
     )
     theta = np.asarray(res.x, dtype=float)
