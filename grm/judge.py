@@ -142,6 +142,35 @@ def _p_first(logps: Sequence[float], order: Order) -> float:
     return p_slot0 if order[0] == 0 else 1.0 - p_slot0
 
 
+class EngineError(RuntimeError):
+    """The engine failed during a batch. Finished work is kept, not lost.
+
+    ``results`` holds the batch's results when the chains were sampled before the failure
+    (chains whose verdict could not be forced count as abstentions), else ``None``.
+    """
+
+    def __init__(
+        self,
+        stage: str,
+        size: int,
+        cause: BaseException,
+        partial: tuple[list[list[Chain]], list[int]] | None = None,
+    ) -> None:
+        hint = (
+            " Out of memory: lower k, max_tokens or the engine's batch size."
+            if isinstance(cause, MemoryError) or "out of memory" in str(cause).lower()
+            else ""
+        )
+        kept = " The sampled chains are kept in .results." if partial is not None else ""
+        super().__init__(
+            f"the engine failed while {stage} for {size} prompts: "
+            f"{type(cause).__name__}: {cause}.{hint}{kept}"
+        )
+        self.stage = stage
+        self.partial = partial
+        self.results: list[Result] | None = None
+
+
 @dataclass
 class _Pending:
     prep: Prepared
@@ -178,7 +207,10 @@ def sample_chains(
             owners.append((i, o))
     temperature = template.default_temperature if cfg.temperature is None else cfg.temperature
     sampling = SamplingConfig(temperature, cfg.top_p, cfg.max_tokens, cfg.seed + 7919 * wave)
-    generations = engine.generate(gen_reqs, sampling) if gen_reqs else []
+    try:
+        generations = engine.generate(gen_reqs, sampling) if gen_reqs else []
+    except Exception as exc:
+        raise EngineError("sampling", len(gen_reqs), exc) from exc
 
     pending: list[list[_Pending]] = [[] for _ in preps]
     prompt_tokens = [0] * len(preps)
@@ -190,8 +222,18 @@ def sample_chains(
                 _Pending(preps[i], order, c.text, c.tokens, c.finish_reason, judgment, start)
             )
     flat = [p for per in pending for p in per]
-    _read_verdicts(engine, template, flat, cfg)
-    chains = [
+    try:
+        _read_verdicts(engine, template, flat, cfg)
+    except Exception as exc:
+        # The sampled chains are finished work: keep them (unforced ones abstain).
+        raise EngineError(
+            "forcing verdicts", len(flat), exc, partial=(_chains(template, pending), prompt_tokens)
+        ) from exc
+    return _chains(template, pending), prompt_tokens
+
+
+def _chains(template: Template, pending: Sequence[Sequence[_Pending]]) -> list[list[Chain]]:
+    return [
         [
             Chain(
                 text=p.text,
@@ -206,7 +248,6 @@ def sample_chains(
         ]
         for per in pending
     ]
-    return chains, prompt_tokens
 
 
 def _read_verdicts(
@@ -250,9 +291,11 @@ def _force_scores(engine: Engine, template: Template, todo: Sequence[_Pending]) 
     prefix and the scores so far is taken, so a forced score lies in 1-9.
     """
     n = len(todo[0].order)
-    heads = [p.prep.prompts[p.order] + p.text.rstrip() + "\n" + template.verdict_prefix for p in todo]
+    heads = [
+        p.prep.prompts[p.order] + p.text.rstrip() + "\n" + template.verdict_prefix for p in todo
+    ]
     chosen: list[list[int]] = [[] for _ in todo]
-    for slot in range(n):
+    for _slot in range(n):
         prompts = [
             head + "".join(f"{s}{template.score_separator}" for s in got)
             for head, got in zip(heads, chosen, strict=True)
@@ -320,9 +363,26 @@ def judge_batch(
         plan_orders(template.kind, len(p.request.responses), 0, cfg.k, (cfg.seed, p.index), cfg)
         for p in preps
     ]
-    chains, prompt_tokens = sample_chains(engine, template, preps, orders, cfg)
+    try:
+        chains, prompt_tokens = sample_chains(engine, template, preps, orders, cfg)
+    except EngineError as err:
+        if err.partial is not None:
+            seconds = (time.perf_counter() - start) / max(len(preps), 1)
+            err.results = _results(template, preps, *err.partial, seconds, cfg)
+        raise
     # The batch shares one engine pass; each request reports an equal share of its time.
     seconds = (time.perf_counter() - start) / max(len(preps), 1)
+    return _results(template, preps, chains, prompt_tokens, seconds, cfg)
+
+
+def _results(
+    template: Template,
+    preps: Sequence[Prepared],
+    chains: Sequence[Sequence[Chain]],
+    prompt_tokens: Sequence[int],
+    seconds: float,
+    cfg: JudgeConfig,
+) -> list[Result]:
     return [
         aggregate(template, p, c, t, seconds, cfg)
         for p, c, t in zip(preps, chains, prompt_tokens, strict=True)

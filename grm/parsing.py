@@ -16,7 +16,7 @@ from dataclasses import dataclass
 #: Characters of text (after stripping closing tags and punctuation) allowed after a verdict.
 DEFAULT_MAX_TRAILING = 80
 
-_QUOTED = re.compile(r"<(response_[A-Za-z0-9]+|reference)>.*?</\1>", re.DOTALL)
+_QUOTE_TAG = re.compile(r"<(/?)(response_[A-Za-z0-9]+|reference)>")
 _TRAILING_NOISE = re.compile(r"(</?[a-z_]+>|[\s.!*`'\"\])}]+)")
 
 
@@ -36,9 +36,29 @@ class Parsed:
 def strip_quotes(text: str) -> str:
     """Blank out text the judge quoted inside ``<response_X>``/``<reference>`` tags.
 
-    The length is kept so that character offsets stay valid.
+    The length is kept so that character offsets stay valid. One linear pass over the tags
+    (a backreferencing regex goes quadratic on many unclosed tags).
+
+    >>> strip_quotes("ok <response_B>[[B]]</response_B> [[A]]").split()
+    ['ok', '[[A]]']
     """
-    return _QUOTED.sub(lambda m: " " * len(m.group(0)), text)
+    spans: list[tuple[int, int]] = []
+    open_name, open_at = None, 0
+    for m in _QUOTE_TAG.finditer(text):
+        closing, name = m.group(1) == "/", m.group(2)
+        if open_name is None and not closing:
+            open_name, open_at = name, m.start()
+        elif open_name == name and closing:
+            spans.append((open_at, m.end()))
+            open_name = None
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], " " * (end - start)]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _in_tail(text: str, end: int, max_trailing: int) -> bool:

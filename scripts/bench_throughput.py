@@ -60,12 +60,12 @@ def main() -> None:
     from grm.inference import load_engine
     from vllm import SamplingParams
 
-    from grm import RewardModel
+    from grm import JudgeConfig, RewardModel
     from grm.default_model import default_model_path
 
     path = str(default_model_path())
     requests = make_requests(args.requests)
-    rm = RewardModel(load_engine("vllm", path), max_tokens=args.max_tokens)
+    rm = RewardModel(load_engine("vllm", path), config=JudgeConfig(max_tokens=args.max_tokens))
     llm = rm.engine.llm  # type: ignore[attr-defined]
     pairs = rendered(rm, requests, args.k)
     params = [SamplingParams(n=n, temperature=0.7, max_tokens=args.max_tokens) for _, n in pairs]

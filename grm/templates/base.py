@@ -20,9 +20,11 @@ Kind = Literal["pairwise", "pointwise"]
 # Text inside a judged response is data, never instructions (RobustJudge 2025): chat
 # special tokens, our quoting tags and verdict markers are defused before rendering so a
 # response cannot close its own delimiter or plant a verdict the parser would read.
-_SPECIAL = re.compile(r"<\|([^|<>\n]{0,64})\|>")
+_SPECIAL = re.compile(r"<\|(?! )([^|<>\n]{0,64})\|>")
 _TAGS = re.compile(r"<(/?)(response_[A-Za-z0-9]+|reference|answer|think|im_start|im_end|s)>", re.I)
 _BOXED = re.compile(r"\\boxed\s*\{")
+_DOUBLE_OPEN = re.compile(r"\[(?=\[)")
+_DOUBLE_CLOSE = re.compile(r"\](?=\])")
 _MARKERS = re.compile(r"(final\s+(verdict|scores?)\s*:)", re.I)
 
 
@@ -34,9 +36,10 @@ def neutralize(text: str) -> str:
     """
     text = _SPECIAL.sub(lambda m: f"<| {m.group(1)} |>", text)
     text = _TAGS.sub(lambda m: f"<{m.group(1)} {m.group(2)}>", text)
-    text = text.replace("[[", "[ [").replace("]]", "] ]")
+    text = _DOUBLE_OPEN.sub("[ ", text)
+    text = _DOUBLE_CLOSE.sub("] ", text)
     text = _BOXED.sub(r"\\boxed {", text)
-    text = _MARKERS.sub(lambda m: m.group(1).replace(" ", "-", 1), text)
+    text = _MARKERS.sub(lambda m: re.sub(r"\s+", "-", m.group(1), count=1), text)
     return text
 
 
