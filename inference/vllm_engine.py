@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grm.types import Message
 from grm.inference.base import (
     Completion,
     Generation,
@@ -28,6 +27,8 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
+
+from grm.types import Message
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class VLLMEngineConfig:
     """Options of the vLLM engine; ``extra`` goes to ``vllm.LLM`` unchanged."""
 
     gpu_memory_utilization: float | None = None
-    """Share of device memory (of RAM on CPU) for weights and KV cache; None: 0.3 on CPU, 0.85 on GPU."""
+    """Share of device memory (RAM on CPU) for weights and KV cache; None: 0.15 CPU, 0.85 GPU."""
     max_model_len: int | None = 4096
     """Context length to reserve KV cache for."""
     enforce_eager: bool | None = None
@@ -91,7 +92,7 @@ class VLLMEngine:
         cpu = on_cpu()
         args: dict[str, Any] = {
             "model": model,
-            "gpu_memory_utilization": config.gpu_memory_utilization or (0.3 if cpu else 0.85),
+            "gpu_memory_utilization": config.gpu_memory_utilization or (0.15 if cpu else 0.85),
             "enforce_eager": cpu if config.enforce_eager is None else config.enforce_eager,
             "enable_prefix_caching": config.enable_prefix_caching,
             "dtype": config.dtype,
@@ -125,7 +126,9 @@ class VLLMEngine:
         # Token ids, not text: both engines then see exactly the same tokens (no added BOS).
         return [{"prompt_token_ids": self.encode(t)} for t in texts]
 
-    def generate(self, requests: Sequence[GenRequest], sampling: SamplingConfig) -> list[Generation]:
+    def generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
         from vllm import SamplingParams
 
         params = [
@@ -191,6 +194,9 @@ class VLLMEngine:
             "choice_prompt_tokens": float(c_sent),
             "choice_cached_tokens": float(c_hit),
         }
+
+    def close(self) -> None:
+        del self.llm
 
 
 @register_engine("vllm")
