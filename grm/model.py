@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from grm.config import JudgeConfig
 from grm.inference.base import Engine, load_engine
@@ -20,6 +21,9 @@ from grm.judge import judge_batch
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
 from grm.types import JudgeRequest, Prompt, Result
+
+if TYPE_CHECKING:
+    from grm.calibration import Calibrator
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,27 @@ def as_request(item: RequestLike, index: int = 0) -> JudgeRequest:
     return JudgeRequest(prompt, responses, item.get("reference"))
 
 
+def _calibrator_path(model: str | Path, calibrator: str | Path | bool | None) -> Path | None:
+    """The calibrator file to apply: the one given, or the model directory's own."""
+    if calibrator is False:
+        return None
+    if calibrator is None or calibrator is True:
+        from grm.calibration import CALIBRATOR_FILE
+
+        found = Path(model) / CALIBRATOR_FILE
+        if found.is_file():
+            return found
+        if calibrator is True:
+            raise FileNotFoundError(
+                f"calibrator=True but {found} does not exist; run grm calibrate."
+            )
+        return None
+    path = Path(calibrator)
+    if not path.is_file():
+        raise FileNotFoundError(f"calibrator file {path} does not exist; run grm calibrate.")
+    return path
+
+
 class RewardModel:
     """A generative reasoning judge: k chains of thought per request, aggregated.
 
@@ -74,12 +99,16 @@ class RewardModel:
         pointwise_template: str | Template = "pointwise",
         config: JudgeConfig | None = None,
         model_path: str | None = None,
+        calibrator: Calibrator | None = None,
     ) -> None:
         self.engine = engine
         self.template = get_template(template)
         self.pointwise_template = get_template(pointwise_template)
         self.config = config or JudgeConfig()
         self.model_path = model_path
+        self.calibrator = calibrator
+        """Maps pairwise ``Result.probability`` to a calibrated one (see grm.calibration)."""
+        self.calibrator_path: str | None = None
 
     @classmethod
     def load(
@@ -89,9 +118,13 @@ class RewardModel:
         template: str = "default",
         pointwise_template: str = "pointwise",
         engine_options: dict[str, Any] | None = None,
+        calibrator: str | Path | bool | None = None,
         **config: Any,
     ) -> RewardModel:
         """Load a judge.
+
+        ``calibrator`` is a calibrator JSON file (from ``grm calibrate``); None uses the
+        model directory's ``grm_calibration.json`` when there is one; False uses none.
 
         ``model`` is a local checkpoint directory or a hub id; None uses the embedded default
         (SmolLM2-135M-Instruct, converted once into ``$GRM_CACHE_DIR``). ``engine`` is
@@ -107,8 +140,27 @@ class RewardModel:
             model = default_model_path()
         name = resolve_engine_name(engine)
         logger.info("Loading %s with the %s engine", model, name)
+        cal_path = _calibrator_path(model, calibrator)
         backend = load_engine(name, str(model), **(engine_options or {}))
-        return cls(backend, template, pointwise_template, judge_config, str(model))
+        rm = cls(backend, template, pointwise_template, judge_config, str(model))
+        if cal_path is not None:
+            from grm.calibration import load_calibrator
+
+            rm.calibrator = load_calibrator(cal_path)
+            rm.calibrator_path = str(cal_path)
+            logger.info("Applying the calibrator in %s", cal_path)
+        return rm
+
+    def _calibrate(self, results: list[Result]) -> list[Result]:
+        """Pass each pairwise probability through the calibrator (``calibrated=True``)."""
+        if self.calibrator is None:
+            return results
+        return [
+            replace(r, probability=self.calibrator(r.probability), calibrated=True)
+            if r.probability is not None
+            else r
+            for r in results
+        ]
 
     def _config(self, k: K | None, overrides: dict[str, Any]) -> JudgeConfig:
         return self.config.with_(k=k, **overrides)
@@ -136,7 +188,8 @@ class RewardModel:
         """Judge many pairs with ONE batched engine pass (one pass per wave with k="auto";
         ``budget`` then caps the chains of the whole batch)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
-        return judge_batch(self.engine, self.template, reqs, self._config(k, overrides))
+        cfg = self._config(k, overrides)
+        return self._calibrate(judge_batch(self.engine, self.template, reqs, cfg))
 
     def score(
         self,

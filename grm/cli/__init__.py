@@ -16,6 +16,8 @@ from collections.abc import Sequence
 #: Sub-command name -> module under grm.cli that implements it.
 COMMANDS: dict[str, str] = {
     "judge": "grm.cli.judge",
+    "eval": "grm.cli.eval",
+    "calibrate": "grm.cli.calibrate",
     "train": "grm.cli.train",
 }
 

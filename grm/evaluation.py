@@ -1,0 +1,252 @@
+"""The evaluation harness: judge labelled pairs once at the largest k, report everything.
+
+Data comes in the two common shapes, as JSONL or a ``datasets`` dataset:
+
+- RewardBench: ``prompt``, ``chosen``, ``rejected`` (optional ``subset``). The chosen
+  response is put in slot A or B by a seeded coin per item, as RewardBench shuffles.
+- JudgeBench: ``question``, ``response_A``, ``response_B``, ``label`` ("A>B" or "B>A"),
+  optional ``source``.
+
+(``prompt``, ``responses``, ``preferred`` rows, as the verifiable training tasks write them,
+are read too.) One pass samples ``k`` chains per pair; accuracy at every smaller k is read
+from those chains by resampling (see :mod:`grm.eval_metrics`), so the curve costs no
+extra engine call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from grm.aggregation import get_aggregator
+from grm.eval_metrics import ChainRecord, summarize
+from grm.types import JudgeRequest, Judgment
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """A labelled pair: ``label`` is the index of the better response in ``request``."""
+
+    id: str
+    request: JudgeRequest
+    label: int
+    group: str = "all"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How an evaluation samples and reports."""
+
+    k: int = 8
+    """Chains per pair in the single pass (the largest k on the accuracy-vs-k curve)."""
+    batch_size: int = 8
+    """Pairs per engine call (the progress bar advances per batch)."""
+    resamples: int = 50
+    """Random chain subsets per smaller k when resampling the accuracy-vs-k curve."""
+    seed: int = 0
+    """Seed of the A/B placement, the --limit subset, the judge and the resampling."""
+    limit: int | None = None
+    """Evaluate a seeded random subset of this many pairs; None: all."""
+    n_bins: int = 10
+    """Bins of the calibration metrics and the reliability diagram."""
+
+    def __post_init__(self) -> None:
+        for name in ("k", "batch_size", "resamples", "n_bins"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1 or None (all pairs), got {self.limit}.")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def item_from_row(row: Mapping[str, Any], index: int, rng: random.Random) -> EvalItem:
+    """One labelled pair from a RewardBench-, JudgeBench- or task-shaped row."""
+    rid = str(row.get("id", row.get("pair_id", index)))
+    if "chosen" in row and "rejected" in row:
+        prompt = row.get("prompt")
+        if prompt is None:
+            raise ValueError(f"row {index} has chosen/rejected but no 'prompt'.")
+        # RewardBench shows one random order per item: the chosen lands in A or B by a coin.
+        label = rng.randrange(2)
+        pair = [row["rejected"], row["rejected"]]
+        pair[label] = row["chosen"]
+        group = str(row.get("subset", "all"))
+        return EvalItem(rid, JudgeRequest(prompt, tuple(pair)), label, group)
+    if "response_A" in row and "response_B" in row:
+        raw = str(row.get("label", "")).replace(" ", "")
+        if raw not in ("A>B", "B>A"):
+            raise ValueError(
+                f"row {index} label must be 'A>B' or 'B>A', got {row.get('label')!r}; "
+                "drop rows without a strict preference."
+            )
+        prompt = row.get("question", row.get("prompt"))
+        request = JudgeRequest(prompt, (row["response_A"], row["response_B"]))
+        return EvalItem(rid, request, 0 if raw == "A>B" else 1, str(row.get("source", "all")))
+    if "responses" in row and "preferred" in row:
+        request = JudgeRequest(row["prompt"], tuple(row["responses"]))
+        return EvalItem(rid, request, int(row["preferred"]), str(row.get("task", "all")))
+    raise ValueError(
+        f"row {index} has keys {sorted(row)}; expected prompt/chosen/rejected (RewardBench) or "
+        "question/response_A/response_B/label (JudgeBench)."
+    )
+
+
+def read_rows(source: str | Path, split: str = "train") -> list[dict[str, Any]]:
+    """Rows of a JSONL/JSON file, a ``datasets`` directory saved to disk, or a dataset name."""
+    path = Path(source)
+    if path.is_file():
+        text = path.read_text()
+        if path.suffix == ".json" and text.lstrip().startswith("["):
+            return list(json.loads(text))
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{n} is not valid JSON ({exc}).") from None
+        return rows
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError(
+            f"{source} is not a file; reading a datasets dataset needs: pip install 'grm[train]'."
+        ) from None
+    if path.is_dir():
+        ds = datasets.load_from_disk(str(path))
+        if isinstance(ds, datasets.DatasetDict):
+            ds = ds[split]
+    else:
+        ds = datasets.load_dataset(str(source), split=split)
+    return [dict(r) for r in ds]
+
+
+def load_items(
+    source: str | Path | Iterable[Mapping[str, Any]],
+    limit: int | None = None,
+    seed: int = 0,
+    split: str = "train",
+) -> list[EvalItem]:
+    """Labelled pairs from a file, a dataset or rows; ``limit`` takes a seeded subset."""
+    rows = read_rows(source, split) if isinstance(source, (str, Path)) else list(source)
+    indices = list(range(len(rows)))
+    if limit is not None and limit < len(rows):
+        indices = sorted(random.Random(seed).sample(indices, limit))
+    rng = random.Random(f"{seed}-placement")
+    return [item_from_row(rows[i], i, rng) for i in indices]
+
+
+# ---------------------------------------------------------------- the pass
+
+
+def _chain_winner(j: Judgment) -> int | str | None:
+    if j.abstained:
+        return None
+    if j.tie:
+        return "tie"
+    return j.winner if j.winner is not None else "tie"
+
+
+def evaluate(rm: Any, items: Sequence[EvalItem], cfg: EvalConfig, progress: bool = True) -> dict:
+    """Judge every pair with ``cfg.k`` chains (batched) and build the report dict."""
+    if not items:
+        raise ValueError("no pairs to evaluate; check the data path and --limit.")
+    records: list[dict[str, Any]] = []
+    chains: list[list[ChainRecord]] = []
+    start = time.perf_counter()
+    bar = tqdm(total=len(items), desc="grm eval", unit="pair", disable=not progress)
+    for lo in range(0, len(items), cfg.batch_size):
+        batch = items[lo : lo + cfg.batch_size]
+        results = rm.compare_batch([it.request for it in batch], k=cfg.k, seed=cfg.seed)
+        for it, r in zip(batch, results, strict=True):
+            judgments = [c.judgment for c in r.chains]
+            raw = get_aggregator(r.aggregator)(judgments, 2).probability
+            chains.append(
+                [ChainRecord(c.order[0], _chain_winner(c.judgment), c.forced) for c in r.chains]
+            )
+            records.append(
+                {
+                    "id": it.id,
+                    "group": it.group,
+                    "label": it.label,
+                    "winner": r.winner,
+                    "p": r.probability,
+                    "p_raw": raw,
+                    "calibrated": r.calibrated,
+                    "votes": list(r.votes),
+                    "ties": r.ties,
+                    "abstentions": r.abstentions,
+                    "forced": r.forced,
+                    "k_used": r.k_used,
+                    "prompt_tokens": r.prompt_tokens,
+                    "completion_tokens": r.completion_tokens,
+                    "len_a": len(it.request.responses[0]),
+                    "len_b": len(it.request.responses[1]),
+                    "chains": [[c.first, c.winner, c.forced] for c in chains[-1]],
+                }
+            )
+        bar.update(len(batch))
+    bar.close()
+    seconds = time.perf_counter() - start
+    report = summarize(records, chains, cfg.k, cfg.resamples, cfg.seed, cfg.n_bins)
+    report["seconds"] = seconds
+    report["seconds_per_pair"] = seconds / len(items)
+    report["config"] = asdict(cfg)
+    report["judge"] = {
+        "model": getattr(rm, "model_path", None),
+        "engine": getattr(getattr(rm, "engine", None), "name", None),
+        "template": getattr(getattr(rm, "template", None), "name", None),
+        "max_tokens": getattr(getattr(rm, "config", None), "max_tokens", None),
+        "calibrator": getattr(rm, "calibrator_path", None),
+    }
+    report["items"] = records
+    return report
+
+
+def write_report(report: dict, out_dir: str | Path, plots: bool = True) -> dict[str, Path]:
+    """Write ``report.json`` and, with ``plots``, ``accuracy_vs_k.png`` and ``reliability.png``."""
+    from grm.calibration.plots import plot_accuracy_vs_k, plot_reliability
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report": out / "report.json"}
+    paths["report"].write_text(json.dumps(report, indent=2))
+    if plots:
+        curves = {"all": report["accuracy_vs_k"]}
+        groups = report.get("accuracy_vs_k_by_group", {})
+        if 1 < len(groups) <= 5:
+            curves.update(groups)
+        model = Path(str(report["judge"].get("model") or "judge")).name
+        paths["accuracy_vs_k"] = plot_accuracy_vs_k(
+            curves, out / "accuracy_vs_k.png", f"{model}: accuracy vs k (ties 0.5)"
+        )
+        items = report["items"]
+        labels = [1.0 if it["label"] == 0 else 0.0 for it in items if it["p_raw"] is not None]
+        series = {
+            "Beta posterior (raw)": (
+                [it["p_raw"] for it in items if it["p_raw"] is not None],
+                labels,
+            )
+        }
+        if any(it["calibrated"] for it in items):
+            series["calibrated"] = (
+                [it["p"] for it in items if it["p_raw"] is not None],
+                labels,
+            )
+        paths["reliability"] = plot_reliability(
+            series, out / "reliability.png", report["config"]["n_bins"], f"{model}: reliability"
+        )
+    return paths
