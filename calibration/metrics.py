@@ -44,7 +44,9 @@ class Bin:
     """Observed frequency of outcome 1 in the bin."""
 
 
-def bin_edges(probs: Sequence[float], n_bins: int = 10, binning: Binning = "width") -> np.ndarray:
+def bin_edges(
+    probs: Sequence[float] | np.ndarray, n_bins: int = 10, binning: Binning = "width"
+) -> np.ndarray:
     """Bin edges over [0, 1]: equal width, or equal mass (quantiles of ``probs``).
 
     Equal-mass edges are the ``j / n_bins`` quantiles, so each bin holds about N / n_bins

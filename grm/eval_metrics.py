@@ -154,7 +154,7 @@ def summarize(
         }
     # Position: chain-level first-slot rate; pair-level swap consistency of the majorities
     # of the chains shown (A, B) and those shown (B, A).
-    flat = [c for cs in chains for c in cs if isinstance(c.winner, int)]
+    flat = [(c.first, c.winner) for cs in chains for c in cs if isinstance(c.winner, int)]
     by_order = [
         (
             majority([c for c in cs if c.first == 0]) if any(c.first == 0 for c in cs) else None,
@@ -164,7 +164,7 @@ def summarize(
     ]
     both = [p for p, cs in zip(by_order, chains, strict=True) if len({c.first for c in cs}) == 2]
     report["position"] = {
-        "first_slot_rate": first_slot_rate([c.first for c in flat], [int(c.winner) for c in flat]),
+        "first_slot_rate": first_slot_rate([f for f, _ in flat], [w for _, w in flat]),
         "swap_consistency": swap_consistency([a for a, _ in both], [b for _, b in both]),
         "pairs_in_both_orders": len(both),
     }
