@@ -15,6 +15,7 @@ from grm.inference.base import (
 )
 
 # Registration is cheap: the engine modules import their backends inside the constructors.
+from grm.inference import remote as _remote  # noqa: E402,F401
 from grm.inference import transformers_engine as _transformers_engine  # noqa: E402,F401
 from grm.inference import vllm_engine as _vllm_engine  # noqa: E402,F401
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 #: Sub-command name -> module under grm.cli that implements it.
 COMMANDS: dict[str, str] = {
     "judge": "grm.cli.judge",
+    "serve": "grm.cli.serve",
     "eval": "grm.cli.eval",
     "calibrate": "grm.cli.calibrate",
     "train": "grm.cli.train",

@@ -1,0 +1,258 @@
+"""TRL reward functions backed by a grm judge (``GRPOTrainer(reward_funcs=[...])``).
+
+TRL's contract (``GRPOTrainer._calculate_rewards`` in TRL 1.16): the trainer calls
+``reward_func(prompts=..., completions=..., completion_ids=..., **kwargs)`` where kwargs hold
+every dataset column (one value per completion), ``trainer_state``, ``log_extra`` and
+``log_metric``; it expects one ``float | None`` per completion (None drops the sample from
+that reward). Completions are strings, or message lists for conversational data. The
+``num_generations`` completions of a prompt arrive consecutively, so one call can judge each
+group together. An ``async def __call__`` runs on TRL's event loop, concurrently with other
+async rewards.
+
+Example:
+    >>> from grm import RewardModel                                        # doctest: +SKIP
+    >>> from grm.adapters.trl import make_trl_reward                       # doctest: +SKIP
+    >>> reward = make_trl_reward(RewardModel.load(), mode="group", k=2)    # doctest: +SKIP
+    >>> trainer = GRPOTrainer(model, reward_funcs=[reward], args=...)      # doctest: +SKIP
+
+Modes: ``pointwise`` scores each completion alone (1-10 mapped to [0, 1]); ``reference``
+compares each completion with the dataset column ``reference_column`` (P(completion is
+better)); ``group`` ranks each prompt's group (see :mod:`grm.ranking`) and turns the ranking
+into rewards with a group reward (win rate, centred rating, rank). Empty completions are
+not judged (a judge cannot read nothing): they get ``empty_reward``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from grm.ranking import RankConfig, RankItem, get_group_reward, get_method, reference_rewards
+from grm.types import JudgeRequest, Prompt, Result, prompt_text, response_text
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["pointwise", "reference", "group"]
+MODES: tuple[str, ...] = ("pointwise", "reference", "group")
+
+
+@dataclass(frozen=True)
+class TRLRewardConfig:
+    """How a grm judge becomes a TRL reward function."""
+
+    mode: Mode = "group"
+    """'pointwise', 'reference' (against a dataset column) or 'group' (rank each group)."""
+    k: int | str = 2
+    """Chains per judgment (or 'auto' where the judge supports adaptive k)."""
+    method: str = "round_robin"
+    """group: the ranking method (see grm.ranking.method_names())."""
+    group_reward: str = "win_rate"
+    """group: how a ranking becomes rewards (see grm.ranking.group_reward_names())."""
+    reference_column: str = "reference"
+    """reference: the dataset column with the reference answer of each row."""
+    num_generations: int | None = None
+    """group: completions per prompt; None splits the batch into runs of equal prompts."""
+    empty_reward: float | None = 0.0
+    """Reward for an empty completion, which is not judged (None drops it)."""
+    rank: RankConfig = field(default_factory=lambda: RankConfig(bootstrap=0))
+    """group: ranking options (bootstrap intervals are off: rewards need no intervals)."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Judge overrides for every call (max_tokens, temperature, aggregator, ...)."""
+    metric_prefix: str = "grm"
+    """Prefix of the metrics sent through TRL's ``log_metric``."""
+    name: str | None = None
+    """Name TRL shows for this reward; None: 'grm_<mode>'."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}.")
+        if self.k != "auto" and (
+            not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1
+        ):
+            raise ValueError(f"k must be an integer >= 1 or 'auto', got {self.k!r}.")
+        if self.num_generations is not None and self.num_generations < 1:
+            raise ValueError(
+                f"num_generations must be >= 1 or None (infer), got {self.num_generations}."
+            )
+        get_method(self.method)  # raise with the list of names
+        get_group_reward(self.group_reward)
+
+
+def split_groups(prompts: Sequence[Prompt], num_generations: int | None) -> list[list[int]]:
+    """Indices of each group: fixed-size chunks, or runs of equal prompts.
+
+    >>> split_groups(["a", "a", "b", "b", "a"], None)
+    [[0, 1], [2, 3], [4]]
+    >>> split_groups(["a", "a", "b", "b"], 2)
+    [[0, 1], [2, 3]]
+    """
+    n = len(prompts)
+    if num_generations is not None:
+        if n % num_generations:
+            raise ValueError(
+                f"{n} completions do not split into groups of num_generations="
+                f"{num_generations}; pass the trainer's num_generations or None to infer."
+            )
+        return [list(range(i, i + num_generations)) for i in range(0, n, num_generations)]
+    groups: list[list[int]] = []
+    last: str | None = None
+    for i, p in enumerate(prompts):
+        text = prompt_text(p)
+        if groups and text == last:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        last = text
+    return groups
+
+
+def unit_score(result: Result, low: float = 1.0, high: float = 10.0) -> float | None:
+    """A lone pointwise score mapped to [0, 1]; None when every chain abstained."""
+    if result.scores is None or (result.k_used and result.abstentions == result.k_used):
+        return None
+    return (float(result.scores[0]) - low) / (high - low)
+
+
+class GRMReward:
+    """A TRL ``reward_funcs`` entry: call it like TRL does, get one reward per completion."""
+
+    def __init__(self, judge: Any, config: TRLRewardConfig | None = None) -> None:
+        self.judge = judge
+        self.config = config or TRLRewardConfig()
+        self.__name__ = self.config.name or f"grm_{self.config.mode}"
+        # Engines are not thread-safe; the async variant and servers may call from threads.
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        prompts: Sequence[Prompt],
+        completions: Sequence[Any],
+        completion_ids: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> list[float | None]:
+        rewards, stats = self.compute(prompts, completions, kwargs)
+        log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
+        if callable(log_metric):
+            for name, value in stats.items():
+                log_metric(f"{self.config.metric_prefix}/{name}", value)
+        return rewards
+
+    def compute(
+        self, prompts: Sequence[Prompt], completions: Sequence[Any], columns: dict[str, Any]
+    ) -> tuple[list[float | None], dict[str, float]]:
+        """Rewards and the batch's judge statistics (abstention rate, chains, k, seconds)."""
+        if len(prompts) != len(completions):
+            raise ValueError(
+                f"prompts has {len(prompts)} items and completions {len(completions)}; TRL "
+                "passes one prompt per completion."
+            )
+        start = time.perf_counter()
+        texts = [response_text(c) for c in completions]
+        rewards: list[float | None] = [self.config.empty_reward] * len(texts)
+        live = [i for i, t in enumerate(texts) if t.strip()]
+        with self._lock:
+            results = self._judge(prompts, texts, live, columns, rewards)
+        chains = sum(r.k_used for r in results)
+        abstained = sum(r.abstentions for r in results)
+        stats = {
+            "abstention_rate": abstained / chains if chains else 0.0,
+            "chains_per_completion": chains / max(len(texts), 1),
+            "k_used": chains / len(results) if results else 0.0,
+            "empty_rate": 1.0 - len(live) / max(len(texts), 1),
+            "none_rate": sum(r is None for r in rewards) / max(len(rewards), 1),
+            "judge_seconds": time.perf_counter() - start,
+        }
+        return rewards, stats
+
+    def _judge(
+        self,
+        prompts: Sequence[Prompt],
+        texts: list[str],
+        live: list[int],
+        columns: dict[str, Any],
+        rewards: list[float | None],
+    ) -> list[Result]:
+        cfg = self.config
+        if not live:
+            return []
+        if cfg.mode == "pointwise":
+            template = getattr(self.judge, "pointwise_template", None)
+            low, high = getattr(template, "low", 1.0), getattr(template, "high", 10.0)
+            reqs = [JudgeRequest(prompts[i], (texts[i],)) for i in live]
+            results = self.judge.score_batch(reqs, cfg.k, **cfg.overrides)
+            for i, res in zip(live, results, strict=True):
+                rewards[i] = unit_score(res, low, high)
+            return list(results)
+        if cfg.mode == "reference":
+            if cfg.reference_column not in columns:
+                raise ValueError(
+                    f"mode='reference' reads the dataset column {cfg.reference_column!r}, which "
+                    f"the batch lacks (columns: {sorted(columns)}); set reference_column."
+                )
+            refs = columns[cfg.reference_column]
+            got, results = reference_rewards(
+                self.judge,
+                [prompts[i] for i in live],
+                [texts[i] for i in live],
+                [str(refs[i]) for i in live],
+                cfg.k,
+                **cfg.overrides,
+            )
+            for i, r in zip(live, got, strict=True):
+                rewards[i] = r
+            return results
+        groups = [
+            [i for i in g if i in set(live)] for g in split_groups(prompts, cfg.num_generations)
+        ]
+        groups = [g for g in groups if g]
+        items = [RankItem(prompts[g[0]], tuple(texts[i] for i in g)) for g in groups]
+        rankings = get_method(cfg.method)(self.judge, items, cfg.k, cfg.rank, dict(cfg.overrides))
+        to_rewards = get_group_reward(cfg.group_reward)
+        for g, ranking in zip(groups, rankings, strict=True):
+            for i, r in zip(g, to_rewards(ranking), strict=True):
+                rewards[i] = r
+        return [res for ranking in rankings for res in ranking.results]
+
+
+class AsyncGRMReward(GRMReward):
+    """The async variant: TRL awaits it on its event loop, beside other async rewards; the
+    judging runs in a worker thread so the loop stays free."""
+
+    async def __call__(  # type: ignore[override]
+        self,
+        prompts: Sequence[Prompt],
+        completions: Sequence[Any],
+        completion_ids: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> list[float | None]:
+        call = super().__call__
+        return await asyncio.to_thread(call, prompts, completions, completion_ids, **kwargs)
+
+
+def make_trl_reward(
+    judge: Any = None,
+    mode: Mode = "group",
+    asynchronous: bool = False,
+    model: str | None = None,
+    engine: str = "auto",
+    **config: Any,
+) -> GRMReward:
+    """A TRL reward function from a judge (a :class:`grm.RewardModel`; None loads ``model``
+    with ``engine``, the embedded default when ``model`` is None). Keywords set
+    :class:`TRLRewardConfig` fields; unknown ones are judge overrides (max_tokens, ...)."""
+    known = set(TRLRewardConfig.__dataclass_fields__)
+    overrides = {
+        **config.pop("overrides", {}),
+        **{k: config.pop(k) for k in list(config) if k not in known},
+    }
+    cfg = TRLRewardConfig(mode=mode, overrides=overrides, **config)
+    if judge is None:
+        from grm import RewardModel
+
+        judge = RewardModel.load(model, engine=engine)
+    return (AsyncGRMReward if asynchronous else GRMReward)(judge, cfg)

