@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+#: Thought-switching words for TIP (Wang et al. 2025, arXiv:2501.18585): the paper's
+#: "alternatively" family and common o1-style markers.
+DEFAULT_TIP_WORDS: tuple[str, ...] = (
+    "Alternatively",
+    "Wait",
+    "On the other hand",
+    "Hmm",
+    "However",
+    "But wait",
+)
 OnUnparsed = Literal["force", "abstain"]
 Overlong = Literal["truncate", "error"]
 
@@ -51,6 +61,19 @@ class JudgeConfig:
     budget: int | None = None
     """k="auto": most chains for the whole batch, spent on the least-settled requests first;
     None: no limit beyond max_k per request."""
+    max_think_tokens: int | None = None
+    """Thinking budget per chain, verdict excluded: a chain still reasoning after this many
+    tokens is closed and its verdict forced from next-token probabilities (whatever
+    on_unparsed says); ``Chain.budget_hit`` reports it. None: max_tokens bounds the chain."""
+    tip_alpha: float = 0.0
+    """Thought-switch penalty (TIP, Wang et al. 2025) subtracted from the logits of the
+    tip_words tokens early in each thought; 0 (the default) turns it off."""
+    tip_beta: int = 64
+    """TIP window: tokens after each switch word (and after the chain start) during which
+    the penalty holds."""
+    tip_words: tuple[str, ...] = DEFAULT_TIP_WORDS
+    """Thought-switching words TIP penalises (their first token, with and without a leading
+    space, in the loaded tokenizer)."""
 
     def __post_init__(self) -> None:
         if self.k != "auto" and (
@@ -79,10 +102,25 @@ class JudgeConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}.")
-        if self.on_unparsed not in ("force", "abstain"):
+        if self.max_think_tokens is not None and not 1 <= self.max_think_tokens <= self.max_tokens:
             raise ValueError(
-                f"on_unparsed must be 'force' or 'abstain', got {self.on_unparsed!r}."
+                f"max_think_tokens must be in [1, max_tokens={self.max_tokens}] or None, got "
+                f"{self.max_think_tokens}; raise max_tokens for a longer thinking budget."
             )
+        if self.tip_alpha < 0:
+            raise ValueError(f"tip_alpha must be >= 0 (0 turns TIP off), got {self.tip_alpha}.")
+        if not isinstance(self.tip_beta, int) or self.tip_beta < 1:
+            raise ValueError(f"tip_beta must be an integer >= 1, got {self.tip_beta!r}.")
+        if isinstance(self.tip_words, str) or not all(
+            isinstance(w, str) and w.strip() for w in self.tip_words
+        ):
+            raise ValueError(
+                f"tip_words must be a tuple of non-empty strings, got {self.tip_words!r}; "
+                "e.g. ('Alternatively', 'Wait')."
+            )
+        object.__setattr__(self, "tip_words", tuple(self.tip_words))
+        if self.on_unparsed not in ("force", "abstain"):
+            raise ValueError(f"on_unparsed must be 'force' or 'abstain', got {self.on_unparsed!r}.")
         if self.overlong not in ("truncate", "error"):
             raise ValueError(f"overlong must be 'truncate' or 'error', got {self.overlong!r}.")
         if self.aggregator is not None:

@@ -180,6 +180,7 @@ class _Pending:
     finish: str | None
     judgment: Judgment | None
     choice_start: int | None
+    budget_hit: bool = False
     forced: bool = False
 
 
@@ -206,7 +207,17 @@ def sample_chains(
             gen_reqs.append(GenRequest(_prompt(engine, template, prep, o), n))
             owners.append((i, o))
     temperature = template.default_temperature if cfg.temperature is None else cfg.temperature
-    sampling = SamplingConfig(temperature, cfg.top_p, cfg.max_tokens, cfg.seed + 7919 * wave)
+    # A thinking budget caps the sampled part; the verdict is then forced after it.
+    budget = cfg.max_think_tokens
+    sampling = SamplingConfig(
+        temperature,
+        cfg.top_p,
+        cfg.max_tokens if budget is None else budget,
+        cfg.seed + 7919 * wave,
+        tip_alpha=cfg.tip_alpha,
+        tip_beta=cfg.tip_beta,
+        tip_words=cfg.tip_words,
+    )
     try:
         generations = engine.generate(gen_reqs, sampling) if gen_reqs else []
     except Exception as exc:
@@ -218,8 +229,9 @@ def sample_chains(
         prompt_tokens[i] += gen.prompt_tokens
         for c in gen.completions:
             judgment, start = _to_original(template, c.text, order)
+            hit = budget is not None and c.finish_reason == "length"
             pending[i].append(
-                _Pending(preps[i], order, c.text, c.tokens, c.finish_reason, judgment, start)
+                _Pending(preps[i], order, c.text, c.tokens, c.finish_reason, judgment, start, hit)
             )
     flat = [p for per in pending for p in per]
     try:
@@ -243,6 +255,7 @@ def _chains(template: Template, pending: Sequence[Sequence[_Pending]]) -> list[l
                 completion_tokens=p.tokens,
                 finish_reason=p.finish,
                 critique=template.critique(p.text),
+                budget_hit=p.budget_hit,
             )
             for p in per
         ]
@@ -255,13 +268,12 @@ def _read_verdicts(
 ) -> None:
     """Force unparsed chains and read verdict probabilities: at most one call per kind."""
     force = cfg.on_unparsed == "force"
-    sep = "\n"
     if template.kind == "pairwise":
         probe: list[tuple[_Pending, str]] = []
         for p in flat:
             base = p.prep.prompts[p.order]
-            if p.judgment is None and force:
-                probe.append((p, base + p.text.rstrip() + sep + template.verdict_prefix))
+            if p.judgment is None and (force or p.budget_hit):
+                probe.append((p, base + _closed(template, p.text)))
             elif p.judgment is not None and cfg.verdict_probs and p.choice_start is not None:
                 probe.append((p, base + p.text[: p.choice_start]))
         if not probe:
@@ -275,9 +287,24 @@ def _read_verdicts(
             else:
                 p.judgment = Judgment(winner=p.judgment.winner, p_first=p_first)
         return
-    todo = [p for p in flat if p.judgment is None] if force else []
+    todo = [p for p in flat if p.judgment is None and (force or p.budget_hit)]
     if todo:
         _force_scores(engine, template, todo)
+
+
+def _closed(template: Template, text: str) -> str:
+    """A cut chain closed with the template's verdict prefix (J1's closes ``</think>``).
+
+    A chain cut inside the verdict prefix itself ("... Final verdict: [") is closed there
+    rather than given a second prefix.
+    """
+    body = text.rstrip()
+    prefix = template.verdict_prefix
+    for cut in range(len(prefix), 3, -1):
+        head = prefix[:cut].rstrip()
+        if len(head.strip()) >= 4 and body.endswith(head):
+            return body[: len(body) - len(head)] + prefix
+    return body + "\n" + prefix
 
 
 #: Digits a forced pointwise score is read from ("10" shares its first token with "1").
@@ -291,14 +318,11 @@ def _force_scores(engine: Engine, template: Template, todo: Sequence[_Pending]) 
     prefix and the scores so far is taken, so a forced score lies in 1-9.
     """
     n = len(todo[0].order)
-    heads = [
-        p.prep.prompts[p.order] + p.text.rstrip() + "\n" + template.verdict_prefix for p in todo
-    ]
+    heads = [p.prep.prompts[p.order] + _closed(template, p.text) for p in todo]
     chosen: list[list[int]] = [[] for _ in todo]
     for _slot in range(n):
         prompts = [
-            head + "".join(f"{s}{template.score_separator}" for s in got)
-            for head, got in zip(heads, chosen, strict=True)
+            head + template.scores_so_far(got) for head, got in zip(heads, chosen, strict=True)
         ]
         for got, lp in zip(chosen, engine.choice_logprobs(prompts, _SCORE_DIGITS), strict=True):
             got.append(1 + max(range(len(lp)), key=lp.__getitem__))

@@ -24,6 +24,7 @@ from grm.types import JudgeRequest, Prompt, Result
 
 if TYPE_CHECKING:
     from grm.calibration import Calibrator
+    from grm.templates.multiturn import TurnScores
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +212,40 @@ class RewardModel:
         with k="auto", stopping by default on the score-difference posterior)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
         return judge_batch(self.engine, self.pointwise_template, reqs, self._config(k, overrides))
+
+    def score_turns(
+        self,
+        conversation: Sequence[dict[str, Any]],
+        k: K | None = None,
+        reference: str | None = None,
+        template: str | Template = "multiturn",
+        **overrides: Any,
+    ) -> TurnScores:
+        """Score a conversation or agent trajectory overall and per assistant turn.
+
+        ``result.turns[t]`` is the mean score of assistant turn ``t`` (the message at
+        ``result.turn_messages[t]``), for credit assignment in multi-turn RL; tool calls
+        and tool results are shown to the judge.
+        """
+        return self.score_turns_batch([conversation], k, [reference], template, **overrides)[0]
+
+    def score_turns_batch(
+        self,
+        conversations: Sequence[Sequence[dict[str, Any]]],
+        k: K | None = None,
+        references: Sequence[str | None] | None = None,
+        template: str | Template = "multiturn",
+        **overrides: Any,
+    ) -> list[TurnScores]:
+        """Many conversations with ONE batched engine pass (one per wave with k="auto")."""
+        from grm.templates.multiturn import conversation_request, turn_scores
+
+        refs = list(references) if references is not None else [None] * len(conversations)
+        reqs = [conversation_request(c, r) for c, r in zip(conversations, refs, strict=True)]
+        # Turn order carries meaning: never shuffle the slots.
+        cfg = self._config(k, {**overrides, "shuffle": False})
+        results = judge_batch(self.engine, get_template(template), reqs, cfg)
+        return [turn_scores(c, r) for c, r in zip(conversations, results, strict=True)]
 
     def rank(
         self,

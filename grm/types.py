@@ -98,6 +98,8 @@ class Chain:
     completion_tokens: int = 0
     finish_reason: str | None = None
     critique: str | None = None
+    budget_hit: bool = False
+    """The chain reached the thinking budget (``max_think_tokens``) and was closed there."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,19 @@ class Result:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def budget_hits(self) -> int:
+        """Chains closed at the thinking budget (their verdicts were forced)."""
+        return sum(c.budget_hit for c in self.chains)
+
+    @property
+    def feedback(self) -> str | None:
+        """Directive feedback: the critique of a chain that agrees with the final verdict
+        (what is wrong and how to fix it), or None when no chain gives one."""
+        from grm.feedback import select_feedback
+
+        return select_feedback(self.chains, self.winner, self.scores)
+
     def summary(self) -> dict[str, object]:
         """A JSON-ready dict without the chain texts."""
         return {
@@ -156,6 +171,8 @@ class Result:
             "ties": self.ties,
             "abstentions": self.abstentions,
             "forced": self.forced,
+            "budget_hits": self.budget_hits,
+            "feedback": self.feedback,
             "k_used": self.k_used,
             "k_saved": self.k_saved,
             "stopped_by": self.stopped_by,

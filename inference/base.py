@@ -26,6 +26,14 @@ class SamplingConfig:
     """Most new tokens per chain; a chain cut here has finish_reason 'length'."""
     seed: int | None = 0
     """Seed for the sampler. vLLM on CPU takes it once per engine, not per request."""
+    tip_alpha: float = 0.0
+    """Thought-switch penalty (TIP, Wang et al. 2025) subtracted from the switch tokens'
+    logits; 0 turns it off (see grm.inference.tip)."""
+    tip_beta: int = 0
+    """TIP window: the penalty holds for this many tokens after each switch token (and from
+    the chain start)."""
+    tip_words: tuple[str, ...] = ()
+    """TIP switch words; each engine turns them into token ids for its tokenizer."""
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -34,6 +42,16 @@ class SamplingConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}.")
+        if self.tip_alpha < 0 or self.tip_beta < 0:
+            raise ValueError(
+                f"tip_alpha and tip_beta must be >= 0, got {self.tip_alpha} and "
+                f"{self.tip_beta}; set tip_alpha=0 to turn the penalty off."
+            )
+
+    @property
+    def tip_on(self) -> bool:
+        """Whether the thought-switch penalty applies."""
+        return self.tip_alpha > 0 and self.tip_beta > 0 and bool(self.tip_words)
 
 
 @dataclass(frozen=True)

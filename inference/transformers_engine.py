@@ -19,6 +19,7 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
+from grm.inference.tip import switch_token_ids, transformers_tip_processor
 
 from grm.types import Message
 
@@ -89,6 +90,8 @@ class TransformersEngine:
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
     ) -> list[Generation]:
+        from transformers import LogitsProcessorList
+
         torch = self._torch
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
@@ -104,9 +107,16 @@ class TransformersEngine:
                 chunk = idxs[start : start + self.config.batch_size]
                 enc = self._batch([requests[i].prompt for i in chunk])
                 greedy = sampling.temperature == 0
+                extra: dict[str, Any] = {}
+                if sampling.tip_on:
+                    ids = switch_token_ids(self.encode, sampling.tip_words)
+                    extra["logits_processor"] = LogitsProcessorList(
+                        [transformers_tip_processor(ids, sampling.tip_alpha, sampling.tip_beta)]
+                    )
                 with torch.no_grad():
                     out = self.model.generate(
                         **enc,
+                        **extra,
                         do_sample=not greedy,
                         temperature=None if greedy else sampling.temperature,
                         top_p=None if greedy else sampling.top_p,

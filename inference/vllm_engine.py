@@ -101,6 +101,10 @@ class VLLMEngine:
         }
         if config.max_model_len is not None:
             args["max_model_len"] = config.max_model_len
+        # The TIP thought-switch penalty; a no-op for requests that do not ask for it.
+        from grm.inference.vllm_tip import TIP_PROCESSOR_FQCN
+
+        args["logits_processors"] = [TIP_PROCESSOR_FQCN]
         args.update(config.extra)
         self.llm = LLM(**args)
         self.tokenizer = self.llm.get_tokenizer()
@@ -131,12 +135,20 @@ class VLLMEngine:
     ) -> list[Generation]:
         from vllm import SamplingParams
 
+        extra_args = None
+        if sampling.tip_on:
+            from grm.inference.tip import switch_token_ids
+            from grm.inference.vllm_tip import tip_extra_args
+
+            ids = switch_token_ids(self.encode, sampling.tip_words)
+            extra_args = tip_extra_args(ids, sampling.tip_alpha, sampling.tip_beta)
         params = [
             SamplingParams(
                 n=r.n,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
                 max_tokens=sampling.max_tokens,
+                extra_args=extra_args,
             )
             for r in requests
         ]

@@ -68,6 +68,21 @@ def add_parser(sub: Any) -> None:
         choices=stopping_rule_names(),
         help="--k auto: stopping rule (default beta pairwise, score_diff pointwise)",
     )
+    p.add_argument(
+        "--max-think-tokens",
+        type=int,
+        default=None,
+        help="thinking budget per chain; a chain cut there gets a forced verdict",
+    )
+    p.add_argument(
+        "--tip-alpha",
+        type=float,
+        default=0.0,
+        help="thought-switch penalty (TIP) on 'Wait', 'Alternatively', ...; 0: off",
+    )
+    p.add_argument(
+        "--tip-beta", type=int, default=64, help="TIP window in tokens after each switch"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--chains", action="store_true", help="also print each chain")
     add_model_args(p)
@@ -106,12 +121,17 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         engine=args.engine,
         template=args.template if not pointwise else "default",
-        pointwise_template=args.template if pointwise and args.template != "default" else "pointwise",
+        pointwise_template=args.template
+        if pointwise and args.template != "default"
+        else "pointwise",
         max_tokens=args.max_tokens,
         seed=args.seed,
         on_unparsed=args.on_unparsed,
         aggregator=args.aggregator,
         temperature=args.temperature,
+        max_think_tokens=args.max_think_tokens,
+        tip_alpha=args.tip_alpha,
+        tip_beta=args.tip_beta,
     )
     load_s = time.perf_counter() - start
     adaptive = {"max_k": args.max_k, "confidence": args.confidence, "stopping": args.stopping}
@@ -152,8 +172,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"k used: {result.k_used}")
     if result.position_consistency is not None:
-        print(f"position consistency: {result.position_consistency:.2f}  "
-              f"first-slot rate: {result.first_slot_rate:.2f}")
+        print(
+            f"position consistency: {result.position_consistency:.2f}  "
+            f"first-slot rate: {result.first_slot_rate:.2f}"
+        )
+    if result.budget_hits:
+        print(f"thinking budget hit: {result.budget_hits} of {result.k_used} chains")
+    if result.feedback:
+        print(f"feedback: {result.feedback}")
     print(f"tokens: {result.prompt_tokens} prompt + {result.completion_tokens} completion")
     print(f"time: {result.seconds:.1f} s judging, {load_s:.1f} s loading ({rm.engine.name})")
     return 0

@@ -111,13 +111,35 @@ class Template(ABC):
     def parse(self, text: str, n_responses: int) -> Parsed | None:
         """The chain's verdict in slot order, or ``None`` when it has none."""
 
+    def scores_so_far(self, scores: Sequence[int]) -> str:
+        """Forced pointwise verdict: the text after :attr:`verdict_prefix` once ``scores``
+        are read, so the next slot's digit can be read after it."""
+        return "".join(f"{s}{self.score_separator}" for s in scores)
+
     def critique(self, text: str) -> str:
-        """The reasoning part of a chain (what is wrong and how to fix it)."""
+        """The reasoning part of a chain (what is wrong and how to fix it): the text before
+        the verdict, with the thinking tags removed."""
         for marker in (self.verdict_prefix.strip(), "Final verdict", "Final Scores"):
             idx = text.rfind(marker) if marker else -1
             if idx > 0:
-                return text[:idx].strip()
-        return text.strip()
+                text = text[:idx]
+                break
+        return _THINK_TAG.sub("", text).strip()
+
+
+_THINK_TAG = re.compile(r"</?think>")
+
+
+def think_block(text: str) -> str:
+    """The text inside ``<think>...</think>`` (J1, JudgeLRM); a chain cut before
+    ``</think>`` gives all it wrote after ``<think>``.
+
+    >>> think_block("<think>B miscounts.</think><answer>[[A]]</answer>")
+    'B miscounts.'
+    """
+    start, end = text.find("<think>"), text.rfind("</think>")
+    begin = start + len("<think>") if start >= 0 else 0
+    return text[begin : end if end >= begin else len(text)].strip()
 
 
 _REGISTRY: dict[str, type[Template]] = {}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from grm.parsing import Parsed, after_last, parse_choice
-from grm.templates.base import Template, register_template, slot_label
+from grm.templates.base import Template, register_template, slot_label, think_block
 from grm.types import JudgeRequest, Message
 
 _BRACKET = re.compile(r"\[\[\s*([AB])\s*\]\]", re.I)
@@ -83,6 +83,13 @@ class RMR1(_PairwiseTemplate):
         "Chatbot B is better."
     )
 
+    def critique(self, text: str) -> str:
+        """The ``<eval>`` section when there is one (RM-R1 evaluates inside it)."""
+        start, end = text.find("<eval>"), text.rfind("</eval>")
+        if start >= 0 and end > start:
+            return text[start + len("<eval>") : end].strip()
+        return super().critique(text)
+
 
 @register_template("j1")
 class J1(_PairwiseTemplate):
@@ -116,10 +123,7 @@ class J1(_PairwiseTemplate):
         return Parsed(winner=parsed.winner, choice_start=parsed.choice_start + offset)
 
     def critique(self, text: str) -> str:
-        start, end = text.find("<think>"), text.rfind("</think>")
-        if end >= 0:
-            return text[start + len("<think>") if start >= 0 else 0 : end].strip()
-        return text.strip()
+        return think_block(text)
 
 
 @register_template("rrm")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from grm.parsing import Parsed, parse_repeated_scores, parse_score_list
-from grm.templates.base import Template, register_template
+from grm.templates.base import Template, register_template, think_block
 from grm.templates.pairwise import render_pair
 from grm.types import JudgeRequest, Message
 
@@ -103,3 +103,6 @@ class JudgeLRM(Template):
 
     def parse(self, text: str, n_responses: int = 2) -> Parsed | None:
         return parse_repeated_scores(text, _ANSWER_SCORE, n_responses, tail_only=self.tail_only)
+
+    def critique(self, text: str) -> str:
+        return think_block(text)
