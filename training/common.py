@@ -23,10 +23,13 @@ def resolve_model(model: str | None) -> str:
     return model
 
 
-def load_model(path: str) -> tuple[Any, Any]:
-    """The model in float32 (fastest and exact on CPU) and its tokenizer, padded on the left."""
+def load_model(path: str, threads: int | None = None) -> tuple[Any, Any]:
+    """The model in float32 (fastest and exact on CPU) and its tokenizer."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if threads is not None:
+        torch.set_num_threads(threads)
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token_id is None:

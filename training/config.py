@@ -73,6 +73,9 @@ class TrainConfig:
     """Resume each stage from its last trainer checkpoint in ``output_dir`` when one exists."""
     seed: int = 0
     """Seed of the data orders and the trainers."""
+    torch_threads: int | None = None
+    """CPU threads for torch; None keeps torch's default. On a CPU shared with other jobs,
+    1 thread avoids OpenMP barrier stalls (measured here: 29 s a step instead of 90 s)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, dict):
@@ -90,6 +93,10 @@ class TrainConfig:
             raise ValueError(f"n_eval must be >= 0, got {self.n_eval}.")
         if self.data_format not in FORMATS:
             raise ValueError(f"data_format must be one of {FORMATS}, got {self.data_format!r}.")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ValueError(
+                f"torch_threads must be >= 1 or None (torch's default), got {self.torch_threads}."
+            )
         if self.lora_r < 0:
             raise ValueError(f"lora_r must be >= 0 (0 = full fine-tune), got {self.lora_r}.")
         from grm.training.rewards import REWARD_FUNCS

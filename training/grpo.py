@@ -80,7 +80,7 @@ def build_grpo_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple
     from trl import GRPOTrainer
 
     args = grpo_args(cfg)
-    model, tokenizer = load_model(resolve_model(model_path or cfg.model))
+    model, tokenizer = load_model(resolve_model(model_path or cfg.model), cfg.torch_threads)
     tokenizer.padding_side = "left"
     trainer = GRPOTrainer(
         model=model,

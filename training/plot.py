@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,20 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def plot_metrics(path: str | Path, png: str | Path, title: str = "grm judge training") -> Path:
-    """Draw every panel that has data against the global step, one line per stage."""
+def plot_metrics(
+    path: str | Path | Sequence[str | Path], png: str | Path, title: str = "grm judge training"
+) -> Path:
+    """Draw every panel that has data against the step, one line per stage.
+
+    ``path`` may list several metrics files (an SFT run and the GRPO run on top of it).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_metrics(path)
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    rows = [row for p in paths for row in read_metrics(p)]
     panels = [(t, next((k for k in keys if any(k in r for r in rows)), None)) for t, keys in PANELS]
     panels = [(t, k) for t, k in panels if k is not None]
     if not panels:

