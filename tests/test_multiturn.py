@@ -144,3 +144,31 @@ def test_real_model_scores_every_turn(tf_engine: object) -> None:
     assert ts.overall is not None
     assert all(1.0 <= s <= 10.0 for s in (ts.overall, *ts.turns))
     assert ts.result.k_used == 1 and ts.result.abstentions == 0
+
+
+def test_trl_turn_reward_logs_the_completion_turns_and_feedback() -> None:
+    from grm.adapters.trl import TurnReward
+
+    logged: dict[str, list[object]] = {}
+    reward = TurnReward(RewardModel(FakeEngine(_script)), k=1)
+    prompts = [TRAJECTORY[:2], "Say hi."]
+    completions = [TRAJECTORY[2:], [{"role": "assistant", "content": "Hi!"}]]
+    out = reward(prompts, completions, log_extra=lambda col, vals: logged.setdefault(col, vals))
+    assert out == [(6 - 1) / 9, (6 - 1) / 9]
+    # Turn t (of the whole conversation) scores t + 4: all three turns are the completion's.
+    assert logged["grm_turn_scores"] == [[5.0, 6.0, 7.0], [5.0]]
+    assert logged["grm_feedback"] == ["Turn 1 fetched the weather."] * 2
+
+
+def test_server_judge_returns_feedback() -> None:
+    from fastapi.testclient import TestClient
+
+    from grm.server import create_app
+
+    def script(prompt: str, i: int) -> str:
+        return "5 is wrong: 2 + 2 is 4, so it should say 4.\nFinal verdict: [[A]]"
+
+    with TestClient(create_app(RewardModel(FakeEngine(script)))) as client:
+        r = client.post("/judge", json={"prompt": "2+2?", "responses": ["4", "5"], "k": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["feedback"] == "5 is wrong: 2 + 2 is 4, so it should say 4."

@@ -256,3 +256,61 @@ def make_trl_reward(
 
         judge = RewardModel.load(model, engine=engine)
     return (AsyncGRMReward if asynchronous else GRMReward)(judge, cfg)
+
+
+def _messages(item: Any, role: str) -> list[dict[str, Any]]:
+    """A TRL prompt or completion as messages (a plain string becomes one message)."""
+    if isinstance(item, str):
+        return [{"role": role, "content": item}]
+    return [dict(m) for m in item]
+
+
+class TurnReward:
+    """A TRL reward for multi-turn and agent rollouts, with per-turn credit and feedback.
+
+    Each prompt's messages plus its completion's messages (assistant turns, tool calls and
+    tool results) are judged as one conversation with the multi-turn template
+    (:meth:`grm.RewardModel.score_turns_batch`, one batched pass). The reward is the overall
+    score mapped to [0, 1] (None when every chain abstained). The completion's own turn
+    scores (1-10) and the judge's directive feedback go to TRL's ``log_extra`` as the
+    completion-table columns ``grm_turn_scores`` and ``grm_feedback``, and stay in
+    ``last_turn_scores`` / ``last_feedback`` for trainers that assign credit per turn.
+    """
+
+    def __init__(self, judge: Any, k: int | str = 1, name: str = "grm_turns", **overrides: Any):
+        self.judge, self.k, self.overrides = judge, k, overrides
+        self.__name__ = name
+        self._lock = threading.Lock()
+        self.last_turn_scores: list[tuple[float, ...] | None] = []
+        self.last_feedback: list[str | None] = []
+
+    def __call__(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        completion_ids: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> list[float | None]:
+        if len(prompts) != len(completions):
+            raise ValueError(
+                f"prompts has {len(prompts)} items and completions {len(completions)}; TRL "
+                "passes one prompt per completion."
+            )
+        heads = [_messages(p, "user") for p in prompts]
+        convs = [h + _messages(c, "assistant") for h, c in zip(heads, completions, strict=True)]
+        with self._lock:
+            scored = self.judge.score_turns_batch(convs, self.k, **self.overrides)
+        rewards = [unit_score(s.result) for s in scored]
+        # Only the completion's turns: earlier assistant turns in the prompt are context.
+        self.last_turn_scores = [
+            None
+            if s.turns is None
+            else tuple(t for t, i in zip(s.turns, s.turn_messages, strict=True) if i >= len(h))
+            for s, h in zip(scored, heads, strict=True)
+        ]
+        self.last_feedback = [s.result.feedback for s in scored]
+        log_extra: Callable[[str, list[Any]], None] | None = kwargs.get("log_extra")
+        if callable(log_extra):
+            log_extra("grm_turn_scores", [list(t) if t else None for t in self.last_turn_scores])
+            log_extra("grm_feedback", list(self.last_feedback))
+        return rewards
