@@ -98,7 +98,7 @@ def transformers_tip_processor(switch_ids: Sequence[int], alpha: float, beta: in
     import torch
     from transformers import LogitsProcessor
 
-    class TIPLogitsProcessor(LogitsProcessor):  # type: ignore[misc]
+    class TIPLogitsProcessor(LogitsProcessor):
         def __init__(self) -> None:
             self.ids = torch.tensor(list(switch_ids), dtype=torch.long)
             self.prompt_len: int | None = None

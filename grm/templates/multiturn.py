@@ -161,8 +161,10 @@ class MultiTurn(Template):
             raise ValueError(
                 "the multi-turn template keeps the turns in order; pass shuffle=False."
             )
+        conversation = request.prompt
+        assert not isinstance(conversation, str)  # check() has rejected a plain prompt
         parts, turn = [], 0
-        for i, message in enumerate(request.prompt):
+        for i, message in enumerate(conversation):
             role = message["role"]
             if role == "assistant":
                 turn += 1
