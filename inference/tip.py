@@ -11,6 +11,10 @@ through its first token, the only one a next-token penalty can act on before the
 committed; each word is taken with and without a leading space, since BPE tokenisers give
 " Wait" and "Wait" different ids.
 
+Both engines subtract alpha from the raw logits, before temperature scaling (transformers
+applies a user ``logits_processor`` before its temperature warper; vLLM V1 applies
+non-argmax-invariant processors before its temperature).
+
 The vLLM processor lives in :mod:`grm.inference.vllm_tip` (imported only by the vLLM engine).
 """
 
