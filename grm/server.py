@@ -195,7 +195,7 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
     app.state.engine_counter = counter
 
     def check_token(authorization: str | None = Header(default=None)) -> None:
-        if cfg.token is None:
+        if not cfg.token:
             return
         expected = f"Bearer {cfg.token}"
         if authorization is None or not hmac.compare_digest(authorization, expected):

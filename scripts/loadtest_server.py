@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import socket
@@ -43,7 +44,12 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     ]  # fmt: skip
     if args.token:
         cmd += ["--token", args.token]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)  # torch's CPU threads in the server
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -139,6 +145,10 @@ def main() -> int:
     p.add_argument("--max-seconds", type=float, default=1800.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--threads", type=int, default=None,
+        help="torch CPU threads of the started server (1 is faster on a busy shared machine)",
+    )  # fmt: skip
     args = p.parse_args()
 
     proc = None
@@ -170,6 +180,9 @@ def main() -> int:
         "date": date.today().isoformat(),
         "requests": args.requests,
         "clients": args.clients,
+        "k": args.k,
+        "max_tokens": args.max_tokens,
+        "engine": args.engine,
         "answered": len(results),
         "lost": args.requests - sum(n for c, n in codes.items() if c > 0),
         "codes": {str(c): n for c, n in sorted(codes.items())},

