@@ -184,7 +184,8 @@ def main() -> int:
         "max_tokens": args.max_tokens,
         "engine": args.engine,
         "answered": len(results),
-        "lost": args.requests - sum(n for c, n in codes.items() if c > 0),
+        "lost": codes.get(-1, 0),
+        "unsent": args.requests - len(results),
         "codes": {str(c): n for c, n in sorted(codes.items())},
         "server_errors": sum(n for c, n in codes.items() if c >= 500),
         "rps": len(ok) / wall if wall else 0.0,
@@ -200,7 +201,8 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
-    return 0 if report["lost"] == 0 and report["server_errors"] == 0 else 1
+    clean = report["lost"] == 0 and report["unsent"] == 0 and report["server_errors"] == 0
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":
