@@ -195,3 +195,34 @@ def test_config_errors_name_field_and_fix(tmp_path: Path) -> None:
     bad.write_text("n_steps: 3\n")
     with pytest.raises(ValueError, match="unknown keys"):
         TrainConfig.from_yaml(bad)
+
+
+def test_cli_train_names_a_missing_config(capsys: pytest.CaptureFixture[str]) -> None:
+    from grm.cli import main
+
+    assert main(["train", "does-not-exist.yaml"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_plot_draws_sft_and_grpo_metrics(tmp_path: Path) -> None:
+    from grm.training.plot import plot_metrics
+
+    sft, grpo = tmp_path / "sft.jsonl", tmp_path / "grpo.jsonl"
+    sft.write_text(
+        "\n".join(json.dumps({"stage": "sft", "step": i, "loss": 1 / i}) for i in (1, 2))
+    )
+    grpo.write_text(
+        json.dumps({"stage": "grpo", "step": 1, "reward": 0.1, "judge/accuracy": 0.5})
+        + "\n"
+        + json.dumps({"stage": "grpo", "step": 1, "train_runtime": 3.0})
+    )
+    png = plot_metrics([sft, grpo], tmp_path / "curve.png")
+    assert png.stat().st_size > 1000
+    with pytest.raises(ValueError, match="no metric"):
+        plot_metrics(_empty(tmp_path), tmp_path / "e.png")
+
+
+def _empty(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.jsonl"
+    path.write_text(json.dumps({"stage": "sft", "step": 1}) + "\n")
+    return path
