@@ -56,8 +56,7 @@ def as_request(item: RequestLike, index: int = 0) -> JudgeRequest:
         responses = (item["response_A"], item["response_B"])
     else:
         raise ValueError(
-            f"requests[{index}] needs 'responses' (a list) or 'a' and 'b'; got keys "
-            f"{sorted(item)}."
+            f"requests[{index}] needs 'responses' (a list) or 'a' and 'b'; got keys {sorted(item)}."
         )
     prompt = item.get("prompt", item.get("question"))
     if prompt is None:

@@ -3,6 +3,10 @@
 Backends are imported lazily: ``import grm.inference`` needs neither torch nor vLLM.
 """
 
+# Registration is cheap: the engine modules import their backends inside the constructors.
+from grm.inference import remote as _remote  # noqa: E402,F401
+from grm.inference import transformers_engine as _transformers_engine  # noqa: E402,F401
+from grm.inference import vllm_engine as _vllm_engine  # noqa: E402,F401
 from grm.inference.base import (
     Completion,
     Engine,
@@ -13,11 +17,6 @@ from grm.inference.base import (
     load_engine,
     register_engine,
 )
-
-# Registration is cheap: the engine modules import their backends inside the constructors.
-from grm.inference import remote as _remote  # noqa: E402,F401
-from grm.inference import transformers_engine as _transformers_engine  # noqa: E402,F401
-from grm.inference import vllm_engine as _vllm_engine  # noqa: E402,F401
 
 __all__ = [
     "Completion",

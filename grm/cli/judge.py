@@ -1,8 +1,8 @@
 """``grm judge``: judge a prompt and responses from flags, a JSON file or stdin.
 
-    grm judge --example                              # the bundled example, default model
-    grm judge --prompt "2+2?" -r "4" -r "5" --k 8
-    echo '{"prompt": "...", "responses": ["...", "..."]}' | grm judge --input - --json
+grm judge --example                              # the bundled example, default model
+grm judge --prompt "2+2?" -r "4" -r "5" --k 8
+echo '{"prompt": "...", "responses": ["...", "..."]}' | grm judge --input - --json
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from grm.aggregation import aggregator_names
@@ -32,7 +33,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--aggregator", default=None, choices=aggregator_names())
     p.add_argument(
-        "--on-unparsed", default="force", choices=["force", "abstain"],
+        "--on-unparsed",
+        default="force",
+        choices=["force", "abstain"],
         help="force a verdict from next-token probabilities, or count an abstention",
     )
 
@@ -94,12 +97,13 @@ def load_item(args: argparse.Namespace) -> dict[str, Any]:
         text = resources.files("grm").joinpath("data/example.json").read_text()
         return dict(json.loads(text))
     if args.input:
-        raw = sys.stdin.read() if args.input == "-" else open(args.input).read()
+        raw = sys.stdin.read() if args.input == "-" else Path(args.input).read_text()
         try:
             item = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"--input is not valid JSON ({exc}); pass an object with "
-                             "'prompt' and 'responses'.") from None
+            raise ValueError(
+                f"--input is not valid JSON ({exc}); pass an object with 'prompt' and 'responses'."
+            ) from None
         if not isinstance(item, dict):
             raise ValueError("--input must hold a JSON object with 'prompt' and 'responses'.")
         return item
@@ -141,7 +145,12 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         result = rm.compare(
-            item["prompt"], *responses, k=args.k, reference=item.get("reference"), **adaptive
+            item["prompt"],
+            responses[0],
+            responses[1],
+            k=args.k,
+            reference=item.get("reference"),
+            **adaptive,
         )
     out = result.summary()
     out["load_seconds"] = round(load_s, 2)
@@ -162,8 +171,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"probability: {result.probability:.3f}")
     if result.scores is not None:
         print("scores: " + ", ".join(f"{s:.2f}" for s in result.scores))
-    print(f"votes: {votes}  ties: {result.ties}  abstentions: {result.abstentions}  "
-          f"forced: {result.forced}")
+    print(
+        f"votes: {votes}  ties: {result.ties}  abstentions: {result.abstentions}  "
+        f"forced: {result.forced}"
+    )
     if result.stopped_by is not None:
         print(
             f"k used: {result.k_used} of max {args.max_k} (stopped by {result.stopped_by}, "
