@@ -80,7 +80,10 @@ def run_judge(model: str | None, args: argparse.Namespace) -> dict[str, dict[str
         model, engine=args.engine, max_tokens=args.max_tokens, seed=args.seed, k=args.k
     )
     out = {}
-    for name, overrides in settings(args).items():
+    chosen = settings(args)
+    for name, overrides in chosen.items():
+        if args.settings and name not in args.settings:
+            continue
         start = time.perf_counter()
         results = rm.compare_batch(requests, k=args.k, **overrides)
         out[name] = summarise(results, labels, time.perf_counter() - start)
@@ -118,6 +121,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
     p.add_argument("--trained", default=None, help="a trained judge dir (default: runs/...)")
+    p.add_argument(
+        "--settings",
+        nargs="*",
+        default=None,
+        choices=["plain", "budget", "tip", "budget+tip"],
+        help="run only these settings (default: all four)",
+    )
     p.add_argument(
         "--judges", default="both", choices=["both", "base", "trained"], help="which judges to run"
     )
