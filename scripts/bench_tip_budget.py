@@ -148,7 +148,11 @@ def main() -> None:
     report = {name: run_judge(model, args) for name, model in judges.items()}
     meta = {
         "command": "scripts/bench_tip_budget.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None),
+        + " ".join(
+            f"--{k.replace('_', '-')} {' '.join(v) if isinstance(v, list) else v}"
+            for k, v in vars(args).items()
+            if v is not None
+        ),
         "machine": f"2-core CPU, 24 GiB, no GPU ({platform.machine()})",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
