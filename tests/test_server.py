@@ -186,3 +186,21 @@ def test_server_refuses_bad_requests_with_clear_codes(server: str) -> None:
     metrics = httpx.get(f"{server}/metrics", headers=AUTH).text
     assert 'grm_requests_total{path="/judge",code="401"}' in metrics
     assert "grm_engine_generate_calls_total" in metrics
+
+
+@pytest.mark.slow
+def test_server_survives_clients_that_vanish_or_send_garbage(server: str) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    body = b'{"prompt": "What is 2 + 2?", "responses": ["4", "5"], "k": 2}'
+    head = (
+        f"POST /judge HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    # half a body then a hang-up; a whole request then a hang-up before the answer; not HTTP
+    for payload in (head + body[: len(body) // 2], head + body, b"\x00\xff\r\n\r\n"):
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(payload)
+    ok = {"prompt": "What is 3 + 3?", "responses": ["6", "7"], "k": 2}
+    r = httpx.post(f"{server}/judge", json=ok, headers=AUTH, timeout=300)
+    assert r.status_code == 200 and r.json()["k_used"] == 2
+    assert httpx.get(f"{server}/health").json()["status"] == "ok"
