@@ -77,7 +77,7 @@ def metrics_callback(path: Path, stage: str) -> Any:
     """A TrainerCallback that appends every log dict (one per logging step) to ``path``."""
     from transformers import TrainerCallback
 
-    class _Metrics(TrainerCallback):  # type: ignore[misc]
+    class _Metrics(TrainerCallback):
         def __init__(self) -> None:
             self.start = time.perf_counter()
 

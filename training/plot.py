@@ -9,7 +9,7 @@ from typing import Any
 
 #: Panels: (title, candidate metric keys, first found is drawn), SFT and GRPO keys together.
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("SFT loss", ("loss",)),
+    ("loss", ("loss",)),
     ("SFT token accuracy", ("mean_token_accuracy",)),
     ("GRPO reward", ("reward",)),
     ("GRPO verdict accuracy", ("judge/accuracy",)),
