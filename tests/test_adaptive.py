@@ -146,13 +146,16 @@ def test_later_waves_hit_the_vllm_prefix_cache(vllm_engine) -> None:  # type: ig
     rates = []
     for wave in range(2):
         before = vllm_engine.stats()
-        orders = [plan_orders("pairwise", 2, 4 * wave, 4, (0, p.index), cfg) for p in preps]
+        # One chain per order (n=1): with n > 1 vLLM's sibling chains already share the
+        # prompt's cache inside a wave, which would hide the cold first wave.
+        orders = [plan_orders("pairwise", 2, 2 * wave, 2, (0, p.index), cfg) for p in preps]
         sample_chains(vllm_engine, template, preps, orders, cfg, wave=wave)
         after = vllm_engine.stats()
         sent = after["prompt_tokens"] - before["prompt_tokens"]
         rates.append((after["cached_prompt_tokens"] - before["cached_prompt_tokens"]) / sent)
+    print("prefix-cache hit rate per wave:", rates)
     # The second wave re-sends the same prompts: all but the last partial block is cached.
-    assert rates[1] > 0.8 and rates[1] > rates[0]
+    assert rates[1] > 0.8 and rates[1] > rates[0] + 0.2
 
 
 def test_cli_k_accepts_auto() -> None:
