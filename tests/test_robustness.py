@@ -193,4 +193,6 @@ def test_attack_suite_on_the_default_model(tf_engine) -> None:  # type: ignore[n
     # mitigations are active in what the model actually sees
     attacked = JudgeRequest(pairs[0].prompt, ("42", get_attack("close_tag_b").apply("43")))
     seen = tf_engine.render_chat(rm.template.messages(attacked, (0, 1)))
-    assert seen.count("</response_B>") == 1 and "[[B]]" not in seen.split("<|im_start|>user")[1]
+    assert seen.count("</response_B>") == 1
+    inside_b = seen.split("<response_B>")[1].split("</response_B>")[0]
+    assert "[[B]]" not in inside_b and "Final verdict:" not in inside_b
