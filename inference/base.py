@@ -103,6 +103,29 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+class ChatTokenizer:
+    """Chat rendering and token counting shared by engines that hold an HF ``tokenizer``.
+
+    Prompts are encoded without added special tokens: the chat template already wrote them,
+    and every engine then sees exactly the same ids for the same text.
+    """
+
+    tokenizer: Any
+
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        return str(
+            self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
+        )
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+
 def choice_token_ids(
     encode: Callable[[str], list[int]], prefix: str, choices: Sequence[str]
 ) -> list[int]:

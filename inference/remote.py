@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grm.inference.base import (
+    ChatTokenizer,
     Completion,
     Generation,
     GenRequest,
@@ -29,8 +30,6 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
-
-from grm.types import Message
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ def _chunks(n: int, parts: int) -> list[range]:
     return out
 
 
-class RemoteEngine:
+class RemoteEngine(ChatTokenizer):
     name = "remote"
 
     def __init__(self, model: str, config: RemoteEngineConfig | None = None, **kw: Any):
@@ -120,19 +119,6 @@ class RemoteEngine:
             ) from None
         data = resp.json().get("data") or [{}]
         return dict(data[0])
-
-    def render_chat(self, messages: Sequence[Message]) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
-        )
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
 
     def _post(self, body: dict[str, Any], first: int) -> dict[str, Any]:
         """POST /v1/completions to URL ``first``, moving to the next URL on failure."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grm.inference.base import (
+    ChatTokenizer,
     Completion,
     Generation,
     GenRequest,
@@ -20,8 +21,6 @@ from grm.inference.base import (
     register_engine,
 )
 from grm.inference.tip import switch_token_ids, transformers_tip_processor
-
-from grm.types import Message
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class TransformersEngineConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
 
 
-class TransformersEngine:
+class TransformersEngine(ChatTokenizer):
     name = "transformers"
 
     def __init__(self, model: str, config: TransformersEngineConfig | None = None, **kw: Any):
@@ -67,19 +66,6 @@ class TransformersEngine:
         self.model.eval()
         self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._torch = torch
-
-    def render_chat(self, messages: Sequence[Message]) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
-        )
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
 
     def _batch(self, prompts: Sequence[str]) -> Any:
         enc = self.tokenizer(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grm.inference.base import (
+    ChatTokenizer,
     Completion,
     Generation,
     GenRequest,
@@ -27,8 +28,6 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
-
-from grm.types import Message
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ def require_vllm() -> None:
         )
 
 
-class VLLMEngine:
+class VLLMEngine(ChatTokenizer):
     name = "vllm"
 
     def __init__(self, model: str, config: VLLMEngineConfig | None = None, **kw: Any):
@@ -112,19 +111,6 @@ class VLLMEngine:
         # Prefill accounting per call kind, to show repeated prompts (adaptive waves) hit the
         # prefix cache: kind -> [prompt tokens, of which served from the cache].
         self._prefill: dict[str, list[int]] = {"generate": [0, 0], "choice": [0, 0]}
-
-    def render_chat(self, messages: Sequence[Message]) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
-        )
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
 
     def _prompts(self, texts: Sequence[str]) -> list[Any]:
         # Token ids, not text: both engines then see exactly the same tokens (no added BOS).
