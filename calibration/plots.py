@@ -41,13 +41,7 @@ def plot_accuracy_vs_k(
     ax.set_ylabel("accuracy (%)")
     ax.axhline(50, color="grey", lw=0.8, ls=":")
     ax.set_title(title or "Accuracy versus k")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 def plot_reliability(
@@ -82,6 +76,13 @@ def plot_reliability(
     ax.set_xlabel("predicted P(A better)")
     ax.set_ylabel("observed frequency of A better")
     ax.set_title(title or "Reliability diagram")
+    return _finish(fig, ax, path)
+
+
+def _finish(fig: Any, ax: Any, path: str | Path) -> Path:
+    """Grid, legend and layout shared by both plots; write the PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
