@@ -22,6 +22,7 @@ from grm.calibration.metrics import (
     log_loss,
     longer_win_rate,
     reliability_bins,
+    roc_auc,
     swap_consistency,
     win_rate_by_length,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "longer_win_rate",
     "register_calibrator",
     "reliability_bins",
+    "roc_auc",
     "save_calibrator",
     "swap_consistency",
     "win_rate_by_length",

@@ -13,23 +13,31 @@ request stopped after any even number of chains saw both response orders equally
 An optional batch ``budget`` caps the chains of the whole batch: the first wave is always
 paid for; later waves go to the least-settled requests first (lowest ``Decision.settled``)
 until the budget runs out.
+
+With a meta RM (``weigh``), each wave's chains are rated as they arrive and the stopping rule
+counts each vote with the meta RM's weight (:func:`grm.meta.vote_weights`); the final vote
+over the top ``k_meta`` chains is the caller's (:func:`grm.meta.apply_meta`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from grm.config import JudgeConfig
 from grm.inference.base import Engine
 from grm.judge import aggregate, plan_orders, prepare, sample_chains
+from grm.meta import vote_weights
 from grm.stopping import Decision, decide
 from grm.templates.base import Template
 from grm.types import Chain, JudgeRequest, Result
 
 logger = logging.getLogger(__name__)
+
+#: Rates chains: (requests, their new chains) -> the same chains with ``meta_score`` set.
+ChainWeigher = Callable[[Sequence[JudgeRequest], Sequence[Sequence[Chain]]], list[list[Chain]]]
 
 
 def default_rule(template: Template, cfg: JudgeConfig) -> str:
@@ -69,8 +77,12 @@ def judge_adaptive(
     template: Template,
     requests: Sequence[JudgeRequest],
     cfg: JudgeConfig,
+    weigh: ChainWeigher | None = None,
 ) -> list[Result]:
     """Judge every request with adaptive k (``cfg.k == "auto"``): one engine call per wave.
+
+    ``weigh`` (e.g. a meta RM, see grm.meta) rates each wave's chains; the stopping rule
+    then weights each chain's vote by :func:`grm.meta.vote_weights` of those ratings.
 
     Each result reports ``k_used``, ``k_saved = max_k - k_used`` and ``stopped_by``: the
     rule's name, ``"max_k"`` or ``"budget"``. ``extra["waves"]`` is the waves it took part in.
@@ -118,6 +130,8 @@ def judge_adaptive(
         )
         if budget_left is not None:
             budget_left -= sum(grant.values())
+        if weigh is not None:
+            new = weigh([requests[i] for i in active], new)
         still: list[int] = []
         for i, got, t in zip(active, new, tokens, strict=True):
             chains[i].extend(got)
@@ -129,6 +143,7 @@ def judge_adaptive(
                 len(preps[i].request.responses),
                 cfg.confidence,
                 cfg.max_k,
+                None if weigh is None else vote_weights([c.meta_score for c in chains[i]]),
             )
             settled[i] = d.settled
             if d.stop:

@@ -192,3 +192,99 @@ def position_stats(chains: Sequence[Chain]) -> tuple[float | None, float | None]
     (a1, b1), (a2, b2) = per_order.values()
     n1, n2 = a1 + b1, a2 + b2
     return (a1 * a2 + b1 * b2) / (n1 * n2), rate
+
+
+# ---------------------------------------------------------------- meta-RM guided voting
+# DeepSeek-GRM (Liu et al. 2025, "Inference-Time Scaling for Generalist Reward Modeling",
+# arXiv:2504.02495, Sec. 4.2): a pointwise meta RM rates each sampled chain; the k_meta
+# best-rated chains (k/2 by default) are kept and voted over, the rest are dropped.
+
+
+def default_k_meta(k: int) -> int:
+    """DeepSeek-GRM's default: keep half of the chains (``k // 2``), at least one.
+
+    >>> default_k_meta(32), default_k_meta(5), default_k_meta(1)
+    (16, 2, 1)
+    """
+    return max(1, k // 2)
+
+
+def top_k_meta(meta_scores: Sequence[float], k_meta: int) -> tuple[int, ...]:
+    """Indices of the ``k_meta`` highest meta scores, in chain order (pure).
+
+    Tie rule: among equal scores the earlier chain wins, so the choice is deterministic and
+    does not depend on how a sort treats equal keys. A ``k_meta`` above the number of chains
+    keeps them all. A NaN score ranks below every number.
+
+    >>> top_k_meta([0.1, 0.9, 0.5, 0.9], 2)
+    (1, 3)
+    >>> top_k_meta([0.5, 0.5, 0.5], 2)
+    (0, 1)
+    """
+    if not isinstance(k_meta, int) or isinstance(k_meta, bool) or k_meta < 1:
+        raise ValueError(f"k_meta must be an integer >= 1, got {k_meta!r}; k // 2 is the usual.")
+
+    def key(i: int) -> tuple[float, int]:
+        s = meta_scores[i]
+        return (-s if s == s else float("inf"), i)  # NaN != NaN: rank it last
+
+    keep = sorted(range(len(meta_scores)), key=key)[:k_meta]
+    return tuple(sorted(keep))
+
+
+def weighted_count_votes(
+    judgments: Sequence[Judgment], n: int, weights: Sequence[float]
+) -> tuple[list[float], float, int]:
+    """Votes per response with each chain counted ``weights[i]`` times (pure).
+
+    Returns the weighted votes, the weighted ties and the abstentions (unweighted: an
+    abstention is no evidence whatever its weight). Weights of 1 give :func:`count_votes`.
+
+    >>> weighted_count_votes([Judgment(winner=0), Judgment(winner=1)], 2, [1.5, 0.5])
+    ([1.5, 0.5], 0.0, 0)
+    """
+    if len(weights) != len(judgments):
+        raise ValueError(
+            f"weights has {len(weights)} entries for {len(judgments)} judgments; "
+            "pass one weight per chain."
+        )
+    if any(w < 0 for w in weights):
+        raise ValueError(f"weights must be >= 0, got {list(weights)}.")
+    votes, ties, abstentions = [0.0] * n, 0.0, 0
+    for j, w in zip(judgments, weights, strict=True):
+        if j.abstained:
+            abstentions += 1
+            continue
+        winner = chain_winner(j)
+        if winner is None:
+            ties += w
+        else:
+            votes[winner] += w
+    return votes, ties, abstentions
+
+
+def meta_vote(
+    judgments: Sequence[Judgment],
+    n: int,
+    meta_scores: Sequence[float],
+    k_meta: int | None = None,
+    base: str = "majority",
+) -> tuple[Aggregate, tuple[int, ...]]:
+    """Meta-RM guided voting: aggregate only the ``k_meta`` best-rated chains (pure).
+
+    ``base`` is the registered aggregator applied to the kept chains (``majority`` for
+    verdicts; ``sum`` is DeepSeek-GRM's score voting). ``k_meta=None`` keeps
+    :func:`default_k_meta` of the chains. Returns the outcome and the kept chain indices.
+
+    >>> js = [Judgment(winner=1), Judgment(winner=0), Judgment(winner=0), Judgment(winner=1)]
+    >>> agg, kept = meta_vote(js, 2, [0.9, 0.1, 0.2, 0.8])
+    >>> kept, agg.winner, agg.votes
+    ((0, 3), 1, (0, 2))
+    """
+    if len(meta_scores) != len(judgments):
+        raise ValueError(
+            f"meta_scores has {len(meta_scores)} entries for {len(judgments)} judgments; "
+            "score every chain with the meta RM."
+        )
+    kept = top_k_meta(meta_scores, default_k_meta(len(judgments)) if k_meta is None else k_meta)
+    return get_aggregator(base)([judgments[i] for i in kept], n), kept

@@ -74,6 +74,9 @@ class JudgeConfig:
     tip_words: tuple[str, ...] = DEFAULT_TIP_WORDS
     """Thought-switching words TIP penalises (their first token, with and without a leading
     space, in the loaded tokenizer)."""
+    k_meta: int | None = None
+    """With a meta RM loaded: chains kept (the best-rated) and voted over; None keeps half
+    of the chains sampled, DeepSeek-GRM's default. Ignored without a meta RM."""
 
     def __post_init__(self) -> None:
         if self.k != "auto" and (
@@ -119,6 +122,19 @@ class JudgeConfig:
                 "e.g. ('Alternatively', 'Wait')."
             )
         object.__setattr__(self, "tip_words", tuple(self.tip_words))
+        if self.k_meta is not None:
+            if not isinstance(self.k_meta, int) or isinstance(self.k_meta, bool) or self.k_meta < 1:
+                raise ValueError(
+                    f"k_meta must be an integer >= 1 or None (half of the chains), "
+                    f"got {self.k_meta!r}."
+                )
+            top = self.max_k if self.k == "auto" else self.k
+            if self.k_meta > top:
+                raise ValueError(
+                    f"k_meta={self.k_meta} exceeds the {top} chains sampled "
+                    f"({'max_k' if self.k == 'auto' else 'k'}); lower k_meta or raise "
+                    f"{'max_k' if self.k == 'auto' else 'k'}."
+                )
         if self.on_unparsed not in ("force", "abstain"):
             raise ValueError(f"on_unparsed must be 'force' or 'abstain', got {self.on_unparsed!r}.")
         if self.overlong not in ("truncate", "error"):

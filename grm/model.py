@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from grm.adaptive import judge_adaptive
 from grm.config import JudgeConfig
 from grm.inference.base import Engine, load_engine
 from grm.judge import judge_batch
@@ -24,6 +25,7 @@ from grm.types import JudgeRequest, Prompt, Result
 
 if TYPE_CHECKING:
     from grm.calibration import Calibrator
+    from grm.meta import ChainScorer
     from grm.templates.multiturn import TurnScores
 
 logger = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ class RewardModel:
         config: JudgeConfig | None = None,
         model_path: str | None = None,
         calibrator: Calibrator | None = None,
+        meta_rm: ChainScorer | None = None,
     ) -> None:
         self.engine = engine
         self.template = get_template(template)
@@ -109,6 +112,8 @@ class RewardModel:
         self.calibrator = calibrator
         """Maps pairwise ``Result.probability`` to a calibrated one (see grm.calibration)."""
         self.calibrator_path: str | None = None
+        self.meta_rm = meta_rm
+        """Rates every chain of :meth:`compare_batch`; the top ``k_meta`` vote (grm.meta)."""
 
     @classmethod
     def load(
@@ -119,6 +124,8 @@ class RewardModel:
         pointwise_template: str = "pointwise",
         engine_options: dict[str, Any] | None = None,
         calibrator: str | Path | bool | None = None,
+        meta_rm: str | Path | ChainScorer | None = None,
+        meta_rm_options: dict[str, Any] | None = None,
         **config: Any,
     ) -> RewardModel:
         """Load a judge.
@@ -129,7 +136,13 @@ class RewardModel:
         ``model`` is a local checkpoint directory or a hub id; None uses the embedded default
         (SmolLM2-135M-Instruct, converted once into ``$GRM_CACHE_DIR``). ``engine`` is
         'vllm', 'transformers' or 'auto'. ``engine_options`` go to the engine (for vLLM, on
-        to ``vllm.LLM``). Other keywords set :class:`JudgeConfig` defaults.
+        to ``vllm.LLM``). Other keywords set :class:`JudgeConfig` defaults (``k_meta`` among
+        them).
+
+        ``meta_rm`` is a meta reward model directory (from ``grm train-meta``) or a loaded
+        scorer: pairwise results are then voted over the ``k_meta`` chains it rates best
+        (DeepSeek-GRM's meta-RM guided voting). ``meta_rm_options`` go to
+        :class:`grm.inference.meta_rm.MetaRMConfig` (batch_size, threads, device, ...).
         """
         get_template(template)  # fail on a bad name before a slow model load
         get_template(pointwise_template)
@@ -141,8 +154,16 @@ class RewardModel:
         name = resolve_engine_name(engine)
         logger.info("Loading %s with the %s engine", model, name)
         cal_path = _calibrator_path(model, calibrator)
+        scorer: ChainScorer | None = None
+        if isinstance(meta_rm, (str, Path)):
+            from grm.inference.meta_rm import MetaRM, MetaRMConfig
+
+            scorer = MetaRM(MetaRMConfig(str(meta_rm), **(meta_rm_options or {})))
+            logger.info("Meta-RM guided voting with %s", meta_rm)
+        elif meta_rm is not None:
+            scorer = meta_rm
         backend = load_engine(name, str(model), **(engine_options or {}))
-        rm = cls(backend, template, pointwise_template, judge_config, str(model))
+        rm = cls(backend, template, pointwise_template, judge_config, str(model), meta_rm=scorer)
         if cal_path is not None:
             from grm.calibration import load_calibrator
 
@@ -189,7 +210,22 @@ class RewardModel:
         ``budget`` then caps the chains of the whole batch)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
         cfg = self._config(k, overrides)
-        return self._calibrate(judge_batch(self.engine, self.template, reqs, cfg))
+        if self.meta_rm is None:
+            return self._calibrate(judge_batch(self.engine, self.template, reqs, cfg))
+        from grm.meta import apply_meta, rate_chains
+
+        scorer = self.meta_rm
+        if cfg.k == "auto":  # the meta RM also weights the stopping rule's votes, per wave
+            results = judge_adaptive(
+                self.engine,
+                self.template,
+                reqs,
+                cfg,
+                weigh=lambda rs, chains: rate_chains(scorer, rs, chains),
+            )
+        else:
+            results = judge_batch(self.engine, self.template, reqs, cfg)
+        return self._calibrate(apply_meta(results, reqs, scorer, cfg.k_meta))
 
     def score(
         self,
@@ -278,6 +314,9 @@ class RewardModel:
 
     def close(self) -> None:
         self.engine.close()
+        close_meta = getattr(self.meta_rm, "close", None)
+        if callable(close_meta):
+            close_meta()
 
     def __enter__(self) -> RewardModel:
         return self

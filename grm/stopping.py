@@ -32,6 +32,10 @@ Rules, with the papers behind them:
   chains left before ``max_k`` cannot change the majority winner. Loses nothing against
   fixed k = max_k.
 - ``fixed``: never stops early; every request runs to ``max_k``.
+
+Chain weights: a :class:`StopContext` may carry one weight per chain (a meta RM's rating,
+see :mod:`grm.meta`). The vote-count rules (``beta``, ``sprt``, ``curtail``, ``fixed``) then
+count each chain's vote ``weight`` times; ``entropy`` and ``score_diff`` ignore weights.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from dataclasses import dataclass
 
 from scipy import special, stats
 
-from grm.aggregation import chain_winner, count_votes
+from grm.aggregation import chain_winner, count_votes, weighted_count_votes
 from grm.types import Judgment
 
 #: SPRT alternative: the chance a chain votes for the better response under H_A.
@@ -69,6 +73,8 @@ class StopContext:
     """Target probability that the current leader is the winner."""
     max_k: int = 16
     """The cap on chains for the request (``curtail`` needs it)."""
+    weights: tuple[float, ...] | None = None
+    """One vote weight per judgment (mean 1 keeps the rules' calibration); None: all 1."""
 
 
 StoppingRule = Callable[[Sequence[Judgment], int, StopContext], Decision]
@@ -101,7 +107,7 @@ def get_stopping_rule(name: str) -> StoppingRule:
 # ---------------------------------------------------------------- pure math on counts
 
 
-def top_two(votes: Sequence[int], ties: int = 0) -> tuple[float, float]:
+def top_two(votes: Sequence[float], ties: float = 0) -> tuple[float, float]:
     """Leader and runner-up vote counts, each tie adding half a vote to both.
 
     >>> top_two([3, 1], ties=2)
@@ -206,13 +212,22 @@ def score_differences(judgments: Sequence[Judgment], n: int) -> list[float]:
     return diffs
 
 
+def _votes(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> tuple[list[float], float]:
+    """Votes and ties, weighted by ``ctx.weights`` when the context carries them."""
+    if ctx.weights is None:
+        votes, ties, _ = count_votes(judgments, n)
+        return [float(v) for v in votes], float(ties)
+    wvotes, wties, _ = weighted_count_votes(judgments, n, ctx.weights)
+    return wvotes, wties
+
+
 # ---------------------------------------------------------------- the registered rules
 
 
 @register_stopping_rule("beta")
 def beta_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Decision:
     """Adaptive-Consistency Beta rule (Aggarwal et al. 2023)."""
-    votes, ties, _ = count_votes(judgments, n)
+    votes, ties = _votes(judgments, n, ctx)
     p = beta_confidence(*top_two(votes, ties))
     return Decision(p >= ctx.confidence, p)
 
@@ -220,7 +235,7 @@ def beta_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Decisi
 @register_stopping_rule("sprt")
 def sprt_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Decision:
     """Wald's SPRT; both boundaries decide, since either hypothesis names a leader."""
-    votes, ties, _ = count_votes(judgments, n)
+    votes, ties = _votes(judgments, n, ctx)
     llr = abs(sprt_llr(*top_two(votes, ties)))
     bound = sprt_threshold(ctx.confidence)
     return Decision(llr >= bound, min(llr / bound, 1.0))
@@ -255,7 +270,7 @@ def score_diff_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> 
 @register_stopping_rule("curtail")
 def curtail_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Decision:
     """Stop once the chains left before ``max_k`` cannot change the majority winner."""
-    votes, ties, _ = count_votes(judgments, n)
+    votes, ties = _votes(judgments, n, ctx)
     v1, v2 = top_two(votes, ties)
     left = max(ctx.max_k - len(judgments), 0)
     margin = v1 - v2
@@ -265,12 +280,18 @@ def curtail_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Dec
 @register_stopping_rule("fixed")
 def fixed_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Decision:
     """Never stop early: run to ``max_k`` (settledness is still the Beta confidence)."""
-    votes, ties, _ = count_votes(judgments, n)
+    votes, ties = _votes(judgments, n, ctx)
     return Decision(False, beta_confidence(*top_two(votes, ties)))
 
 
 def decide(
-    rule: str, judgments: Sequence[Judgment], n: int, confidence: float, max_k: int
+    rule: str,
+    judgments: Sequence[Judgment],
+    n: int,
+    confidence: float,
+    max_k: int,
+    weights: Sequence[float] | None = None,
 ) -> Decision:
-    """Apply a registered rule by name."""
-    return get_stopping_rule(rule)(judgments, n, StopContext(confidence, max_k))
+    """Apply a registered rule by name; ``weights`` (one per judgment) weight the votes."""
+    ctx = StopContext(confidence, max_k, None if weights is None else tuple(weights))
+    return get_stopping_rule(rule)(judgments, n, ctx)

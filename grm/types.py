@@ -100,6 +100,9 @@ class Chain:
     critique: str | None = None
     budget_hit: bool = False
     """The chain reached the thinking budget (``max_think_tokens``) and was closed there."""
+    meta_score: float | None = None
+    """The meta RM's logit that this chain's judgment is right (see grm.meta); None when
+    no meta RM rated it."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,15 @@ class Result:
     k_saved: int = 0
     aggregator: str = "majority"
     extra: dict[str, float] = field(default_factory=dict)
+    k_meta: int | None = None
+    """Meta-RM guided voting: how many chains were kept and voted over (None: no meta RM)."""
+    meta_kept: tuple[int, ...] = ()
+    """Meta-RM guided voting: indices into ``chains`` of the kept chains, in chain order."""
+
+    @property
+    def meta_scores(self) -> tuple[float | None, ...]:
+        """The meta RM's logit per chain (None for a chain it did not rate)."""
+        return tuple(c.meta_score for c in self.chains)
 
     @property
     def label(self) -> Literal["A", "B", "tie"] | str:
@@ -181,6 +193,9 @@ class Result:
             "truncated_chars": list(self.truncated_chars),
             "calibrated": self.calibrated,
             "aggregator": self.aggregator,
+            "k_meta": self.k_meta,
+            "meta_kept": list(self.meta_kept),
+            "meta_scores": list(self.meta_scores) if self.k_meta is not None else None,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "seconds": round(self.seconds, 3),
