@@ -7,7 +7,14 @@ import importlib
 
 import pytest
 
-MODULES = ["grm.parsing", "grm.aggregation", "grm.attacks", "grm.templates.base", "grm.judge", "grm.meta"]
+MODULES = [
+    "grm.parsing",
+    "grm.aggregation",
+    "grm.attacks",
+    "grm.templates.base",
+    "grm.judge",
+    "grm.meta",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -324,17 +324,20 @@ def train_meta_rm(
             return {**enc, "labels": float(e.label)}
 
     out = Path(cfg.output_dir)
+    extra: dict[str, Any] = {
+        "report_to": [],
+        "save_strategy": "no",
+        "logging_steps": max(1, cfg.max_steps // 10),
+        "use_cpu": not torch.cuda.is_available(),
+        **cfg.trainer,
+    }
     args = TrainingArguments(
         output_dir=str(out / "checkpoints"),
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate,
         seed=cfg.seed,
-        report_to=[],
-        save_strategy="no",
-        logging_steps=max(1, cfg.max_steps // 10),
-        use_cpu=not torch.cuda.is_available(),
-        **cfg.trainer,
+        **extra,
     )
     trainer = BCETrainer(
         model=model,

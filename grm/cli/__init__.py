@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "eval": "grm.cli.eval",
     "calibrate": "grm.cli.calibrate",
     "train": "grm.cli.train",
+    "train-meta": "grm.cli.train_meta",
 }
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from grm.cli.judge import add_model_args
+from grm.cli.judge import add_meta_args, add_model_args
 
 
 def add_parser(sub: Any) -> None:
@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-plots", action="store_true", help="write the JSON report only")
     p.add_argument("--calibrator", default=None, help="apply this calibrator JSON file")
     add_model_args(p)
+    add_meta_args(p)
     p.set_defaults(func=run)
 
 
@@ -58,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         aggregator=args.aggregator,
         temperature=args.temperature,
         calibrator=args.calibrator,
+        meta_rm=args.meta_rm,
+        k_meta=args.k_meta,
+        k=args.k,
     )
     load_s = time.perf_counter() - start
     report = evaluate(rm, items, cfg, progress=True)

@@ -40,6 +40,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_meta_args(p: argparse.ArgumentParser) -> None:
+    """Meta-RM guided voting flags (DeepSeek-GRM), for sub-commands that compare pairs."""
+    p.add_argument(
+        "--meta-rm",
+        default=None,
+        metavar="DIR",
+        help="meta RM (from grm train-meta): vote over the chains it rates best",
+    )
+    p.add_argument(
+        "--k-meta", type=int, default=None, help="--meta-rm: chains kept (default: half of k)"
+    )
+
+
 def parse_k(text: str) -> int | str:
     """``--k``: a positive integer, or 'auto' for adaptive k."""
     if text == "auto":
@@ -89,6 +102,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--chains", action="store_true", help="also print each chain")
     add_model_args(p)
+    add_meta_args(p)
     p.set_defaults(func=run)
 
 
@@ -121,6 +135,11 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     pointwise = len(responses) != 2 or get_template(args.template).kind == "pointwise"
+    if pointwise and args.meta_rm:
+        raise ValueError(
+            "--meta-rm rates pairwise verdicts; pass exactly two responses with a pairwise "
+            "template, or drop --meta-rm."
+        )
     rm = RewardModel.load(
         args.model,
         engine=args.engine,
@@ -136,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
         max_think_tokens=args.max_think_tokens,
         tip_alpha=args.tip_alpha,
         tip_beta=args.tip_beta,
+        meta_rm=args.meta_rm,
+        k_meta=args.k_meta,
+        k=args.k,
+        max_k=args.max_k,
     )
     load_s = time.perf_counter() - start
     adaptive = {"max_k": args.max_k, "confidence": args.confidence, "stopping": args.stopping}
@@ -158,13 +181,20 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         if args.chains:
             out["chains"] = [
-                {"order": list(c.order), "forced": c.forced, "text": c.text} for c in result.chains
+                {
+                    "order": list(c.order),
+                    "forced": c.forced,
+                    "meta_score": c.meta_score,
+                    "text": c.text,
+                }
+                for c in result.chains
             ]
         print(json.dumps(out, indent=2))
         return 0
     if args.chains:
         for i, c in enumerate(result.chains):
-            print(f"--- chain {i} order={c.order} forced={c.forced}\n{c.text}\n")
+            meta = "" if c.meta_score is None else f" meta={c.meta_score:.2f}"
+            print(f"--- chain {i} order={c.order} forced={c.forced}{meta}\n{c.text}\n")
     votes = " / ".join(f"{chr(65 + i)}:{v}" for i, v in enumerate(result.votes))
     print(f"verdict: {result.label}")
     if result.probability is not None:
@@ -182,6 +212,9 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"k used: {result.k_used}")
+    if result.k_meta is not None:
+        kept = ", ".join(str(i) for i in result.meta_kept)
+        print(f"meta RM: voted over {result.k_meta} of {result.k_used} chains (kept: {kept})")
     if result.position_consistency is not None:
         print(
             f"position consistency: {result.position_consistency:.2f}  "
