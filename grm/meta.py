@@ -129,8 +129,10 @@ def apply_meta(
 ) -> list[Result]:
     """Rate every result's chains and re-aggregate each over its top ``k_meta`` chains.
 
-    The vote uses the result's own aggregator on the kept chains; ``k_used``, tokens, forced
-    counts and position statistics still describe every chain sampled. The result reports
+    The vote uses the result's own aggregator on the kept chains, so ``winner``,
+    ``probability``, ``votes``, ``ties`` and ``abstentions`` describe the kept chains, while
+    ``k_used``, tokens, forced counts and position statistics still describe every chain
+    sampled. A chain the scorer left unrated ranks last. The result reports
     ``k_meta`` (the kept count, at most ``k_used``), ``meta_kept`` and per-chain
     ``meta_score``; ``aggregator`` becomes ``meta_vote(<base>)``.
     """
