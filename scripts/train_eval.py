@@ -32,7 +32,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="checkpoint dir, or 'base'")
-    p.add_argument("--n", type=int, default=100, help="held-out addition items")
+    p.add_argument("--n", type=int, default=100, help="held-out addition items (0 skips)")
     p.add_argument("--judgebench", type=int, default=20, help="JudgeBench rows (0 skips)")
     p.add_argument("--ks", type=int, nargs="+", default=[1, 8])
     p.add_argument("--max-tokens", type=int, default=80)
@@ -43,7 +43,9 @@ def main() -> None:
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args()
 
-    suites = {"addition (held-out)": make_tasks(TaskConfig(seed=0), "eval", args.n)}
+    suites = {}
+    if args.n:
+        suites["addition (held-out)"] = make_tasks(TaskConfig(seed=0), "eval", args.n)
     if args.judgebench:
         with SHARED.open() as f:
             lines = [json.loads(line) for _, line in zip(range(args.judgebench), f, strict=False)]
