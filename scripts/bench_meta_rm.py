@@ -26,7 +26,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,31 @@ from grm.training.tasks import TaskConfig, make_tasks
 from grm.aggregation import chain_winner, get_aggregator, meta_vote, weighted_count_votes
 from grm.meta import meta_text, vote_weights
 from grm.types import Chain, Judgment
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """The chains one pair got (the part of a Result this benchmark reads)."""
+
+    chains: tuple[Chain, ...]
+
+
+def chain_dict(c: Chain) -> dict[str, Any]:
+    j = c.judgment
+    return {
+        "text": c.text,
+        "order": list(c.order),
+        "winner": j.winner,
+        "tie": j.tie,
+        "p_first": j.p_first,
+        "forced": c.forced,
+        "tokens": c.completion_tokens,
+    }
+
+
+def chain_of(d: dict[str, Any]) -> Chain:
+    judgment = Judgment(winner=d["winner"], p_first=d["p_first"], tie=d["tie"])
+    return Chain(d["text"], tuple(d["order"]), judgment, d["forced"], d["tokens"])
 
 
 def balanced_blocks(chains: Sequence[Chain], k: int) -> list[list[int]]:
@@ -67,6 +92,20 @@ def weighted_winner(judgments: Sequence[Judgment], weights: Sequence[float]) -> 
     if votes[0] == votes[1]:
         return None
     return 0 if votes[0] > votes[1] else 1
+
+
+def within_pair_auc(groups: Sequence[Sequence[tuple[float, int]]]) -> float:
+    """AUC over (right, wrong) chain pairs of the SAME pair only: what top-k_meta selection
+    needs, since it compares chains of one pair with each other (ties count half)."""
+    wins = total = 0.0
+    for group in groups:
+        pos = [s for s, y in group if y == 1]
+        neg = [s for s, y in group if y == 0]
+        for a in pos:
+            for b in neg:
+                wins += 1.0 if a > b else 0.5 if a == b else 0.0
+                total += 1
+    return wins / total if total else float("nan")
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
@@ -105,6 +144,9 @@ def compare_methods(
         diff, diff_se = mean_se(
             [m - v for m, v in zip(per_pair["meta"], per_pair["vote"], strict=True)]
         )
+        wdiff, wdiff_se = mean_se(
+            [w - v for w, v in zip(per_pair["weighted"], per_pair["vote"], strict=True)]
+        )
         table[k] = {
             "voting": vote,
             "voting_se": vote_se,
@@ -114,6 +156,8 @@ def compare_methods(
             "meta_weighted_se": weighted_se,
             "meta_minus_voting": diff,
             "meta_minus_voting_se": diff_se,
+            "weighted_minus_voting": wdiff,
+            "weighted_minus_voting_se": wdiff_se,
             "blocks_per_pair": blocks_n / len(results),
         }
     return table
@@ -138,6 +182,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/bench-meta-rm")
+    p.add_argument("--chains-file", default=None, help="sampled chains (default OUT/chains.json)")
+    p.add_argument(
+        "--reuse-chains", action="store_true", help="read the chains file instead of sampling"
+    )
     args = p.parse_args()
 
     import torch
@@ -154,23 +202,40 @@ def main() -> None:
     times: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    options = {"max_model_len": 2048} if args.engine == "vllm" else {}
-    with RewardModel.load(
-        args.judge, engine=args.engine, engine_options=options, calibrator=False
-    ) as rm:
-        times["judge_load"] = time.perf_counter() - t0
-        common = {"max_tokens": args.max_tokens, "temperature": args.temperature}
-        t = time.perf_counter()
-        from grm.training.data import request_of
+    from grm.training.data import request_of
 
-        train_reqs = [request_of(r) for r in train_rows]
-        train_results = rm.compare_batch(train_reqs, k=args.train_k, seed=args.seed, **common)
-        times["sample_train_chains"] = time.perf_counter() - t
-        t = time.perf_counter()
-        eval_reqs = [request_of(r) for r in eval_rows]
-        eval_results = rm.compare_batch(eval_reqs, k=args.max_k, seed=args.seed + 1, **common)
-        times["sample_eval_chains"] = time.perf_counter() - t
-    print(f"chains sampled in {time.perf_counter() - t0:.0f} s", flush=True)
+    train_reqs = [request_of(r) for r in train_rows]
+    eval_reqs = [request_of(r) for r in eval_rows]
+    chains_file = Path(args.chains_file) if args.chains_file else out / "chains.json"
+    if args.reuse_chains and chains_file.is_file():
+        saved = json.loads(chains_file.read_text())
+        train_results = [Sampled(tuple(map(chain_of, cs))) for cs in saved["train"]]
+        eval_results = [Sampled(tuple(map(chain_of, cs))) for cs in saved["eval"]]
+        print(f"chains read from {chains_file}", flush=True)
+    else:
+        options = {"max_model_len": 2048} if args.engine == "vllm" else {}
+        with RewardModel.load(
+            args.judge, engine=args.engine, engine_options=options, calibrator=False
+        ) as rm:
+            times["judge_load"] = time.perf_counter() - t0
+            common = {"max_tokens": args.max_tokens, "temperature": args.temperature}
+            t = time.perf_counter()
+            got = rm.compare_batch(train_reqs, k=args.train_k, seed=args.seed, **common)
+            train_results = [Sampled(r.chains) for r in got]
+            times["sample_train_chains"] = time.perf_counter() - t
+            t = time.perf_counter()
+            got = rm.compare_batch(eval_reqs, k=args.max_k, seed=args.seed + 1, **common)
+            eval_results = [Sampled(r.chains) for r in got]
+            times["sample_eval_chains"] = time.perf_counter() - t
+        chains_file.write_text(
+            json.dumps(
+                {
+                    "train": [[chain_dict(c) for c in r.chains] for r in train_results],
+                    "eval": [[chain_dict(c) for c in r.chains] for r in eval_results],
+                }
+            )
+        )
+        print(f"chains sampled in {time.perf_counter() - t0:.0f} s", flush=True)
 
     examples = label_chains(train_reqs, train_results, [r["preferred"] for r in train_rows])
     train, held = split_by_pair(examples, 0.2, args.seed)
@@ -200,21 +265,25 @@ def main() -> None:
         meta_text(req, c) for req, r in zip(eval_reqs, eval_results, strict=True) for c in r.chains
     ]
     flat = iter(scorer.score_texts(texts))
-    from dataclasses import replace
-
     eval_results = [
         replace(r, chains=tuple(replace(c, meta_score=next(flat)) for c in r.chains))
         for r in eval_results
     ]
     times["score_eval_chains"] = time.perf_counter() - t
     eval_scores, eval_labels = [], []
+    groups: list[list[tuple[float, int]]] = []
     for r, row in zip(eval_results, eval_rows, strict=True):
+        groups.append([])
         for c in r.chains:
             w = chain_winner(c.judgment)
             if w is not None and not c.judgment.abstained:
                 eval_scores.append(float(c.meta_score or 0.0))
                 eval_labels.append(int(w == row["preferred"]))
-    eval_auc = heldout_metrics(eval_scores, eval_labels)
+                groups[-1].append((eval_scores[-1], eval_labels[-1]))
+    eval_auc = {
+        **heldout_metrics(eval_scores, eval_labels),
+        "within_pair_auc": within_pair_auc(groups),
+    }
     table = compare_methods(eval_results, [r["preferred"] for r in eval_rows], ks)
     chains = [c for r in eval_results for c in r.chains]
     report = {
@@ -235,14 +304,19 @@ def main() -> None:
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     print(json.dumps(report, indent=2, default=str))
-    print("\n| k | voting@k | MetaRM@k (k_meta = k/2) | meta-weighted@k | MetaRM - voting |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| k | voting@k | MetaRM@k (k_meta = k/2) | meta-weighted@k | MetaRM - voting "
+        "| weighted - voting |"
+    )
+    print("|---|---|---|---|---|---|")
     for k, row in table.items():
         print(
             f"| {k} | {100 * row['voting']:.1f} ± {100 * row['voting_se']:.1f} "
             f"| {100 * row['meta_rm']:.1f} ± {100 * row['meta_rm_se']:.1f} "
             f"| {100 * row['meta_weighted']:.1f} ± {100 * row['meta_weighted_se']:.1f} "
-            f"| {100 * row['meta_minus_voting']:+.1f} ± {100 * row['meta_minus_voting_se']:.1f} |"
+            f"| {100 * row['meta_minus_voting']:+.1f} ± {100 * row['meta_minus_voting_se']:.1f} "
+            f"| {100 * row['weighted_minus_voting']:+.1f} "
+            f"± {100 * row['weighted_minus_voting_se']:.1f} |"
         )
 
 
