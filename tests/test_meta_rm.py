@@ -342,10 +342,10 @@ def test_cli_rejects_a_missing_meta_rm_and_pointwise_use(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_train_a_meta_rm_and_vote_with_it_in_compare(
-    tmp_path: Path, default_model_path: Path, tf_engine: object
+    tmp_path: Path, default_model_path: Path
 ) -> None:
     """A few BCE steps on the default model's own chains, then meta-RM voting in compare."""
-    from grm.inference.meta_rm import MetaRM, MetaRMConfig
+    from grm.inference.meta_rm import MetaRM
     from grm.training.meta_rm import META_RM_FILE, MetaRMTrainConfig, run
 
     cfg = MetaRMTrainConfig(
@@ -369,24 +369,22 @@ def test_train_a_meta_rm_and_vote_with_it_in_compare(
     saved = json.loads((path / META_RM_FILE).read_text())
     assert saved["held_out"]["auc"] == report["held_out"]["auc"]
 
-    scorer = MetaRM(MetaRMConfig(str(path), threads=1))
-    rm = RewardModel(tf_engine, meta_rm=scorer)  # type: ignore[arg-type]
-    r = rm.compare("What is 12 + 30?", "42", "43", k=4, max_tokens=12, temperature=1.0)
-    scores = r.meta_scores
-    assert len(scores) == 4 and all(isinstance(s, float) for s in scores)
-    assert r.k_meta == 2 and r.meta_kept == top_k_meta([float(s) for s in scores], 2)  # type: ignore[arg-type]
-    kept = majority_vote([r.chains[i].judgment for i in r.meta_kept], 2)
-    assert (r.winner, r.votes) == (kept.winner, kept.votes)
-    # The scorer is deterministic: the same chain texts get the same scores.
-    texts = [meta_text(JudgeRequest("What is 12 + 30?", ("42", "43")), c) for c in r.chains]
-    assert scorer.score_texts(texts) == pytest.approx(list(scores), abs=1e-4)
-
     with RewardModel.load(
         str(default_model_path),
         engine="transformers",
         meta_rm=path,
         meta_rm_options={"threads": 1},
-        k_meta=1,
-    ) as loaded:
-        one = loaded.compare("What is 12 + 30?", "42", "43", k=2, max_tokens=8)
+    ) as rm:
+        r = rm.compare("What is 12 + 30?", "42", "43", k=4, max_tokens=12, temperature=1.0)
+        one = rm.compare("What is 12 + 30?", "42", "43", k=2, max_tokens=8, k_meta=1)
+        scorer = rm.meta_rm
+        assert isinstance(scorer, MetaRM)
+        texts = [meta_text(JudgeRequest("What is 12 + 30?", ("42", "43")), c) for c in r.chains]
+        rescored = scorer.score_texts(texts)
+    scores = r.meta_scores
+    assert len(scores) == 4 and all(isinstance(s, float) for s in scores)
+    assert r.k_meta == 2 and r.meta_kept == top_k_meta([float(s) for s in scores], 2)  # type: ignore[arg-type]
+    kept = majority_vote([r.chains[i].judgment for i in r.meta_kept], 2)
+    assert (r.winner, r.votes) == (kept.winner, kept.votes)
+    assert rescored == pytest.approx(list(scores), abs=1e-4)  # deterministic scores
     assert one.k_meta == 1 and len(one.meta_kept) == 1 and sum(one.votes) + one.ties <= 1
