@@ -32,14 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from grm.training.evaluate import pair_score
-from grm.training.meta_rm import (
-    MetaRMTrainConfig,
-    balance_classes,
-    heldout_metrics,
-    label_chains,
-    split_by_pair,
-    train_meta_rm,
-)
+from grm.training.meta_data import balance_classes, heldout_metrics, label_chains, split_by_pair
+from grm.training.meta_rm import MetaRMTrainConfig, train_meta_rm
 from grm.training.tasks import TaskConfig, make_tasks
 
 from grm.aggregation import chain_winner, get_aggregator, meta_vote, weighted_count_votes

@@ -239,7 +239,7 @@ def test_without_a_meta_rm_results_are_unchanged() -> None:
 
 
 def _examples(labels_per_pair: list[list[int]]) -> list[object]:
-    from grm.training.meta_rm import MetaExample
+    from grm.training.meta_data import MetaExample
 
     return [
         MetaExample(f"pair {p} chain {c}", y, p)
@@ -249,7 +249,7 @@ def _examples(labels_per_pair: list[list[int]]) -> list[object]:
 
 
 def test_label_chains_drops_abstentions_and_ties_and_keeps_forced_verdicts() -> None:
-    from grm.training.meta_rm import label_chains
+    from grm.training.meta_data import label_chains
 
     req = JudgeRequest("17 + 25?", ("42", "43"))
     result = RewardModel(FakeEngine(three_right_one_wrong)).compare_batch([req], k=4)[0]
@@ -270,7 +270,7 @@ def test_label_chains_drops_abstentions_and_ties_and_keeps_forced_verdicts() -> 
 
 
 def test_split_keeps_pairs_whole_and_both_sides_non_empty() -> None:
-    from grm.training.meta_rm import split_by_pair
+    from grm.training.meta_data import split_by_pair
 
     ex = _examples([[1, 0, 1]] * 10)
     train, held = split_by_pair(ex, 0.2, seed=3)  # type: ignore[arg-type]
@@ -282,7 +282,7 @@ def test_split_keeps_pairs_whole_and_both_sides_non_empty() -> None:
 
 
 def test_balance_classes_equalises_and_keeps_order() -> None:
-    from grm.training.meta_rm import balance_classes
+    from grm.training.meta_data import balance_classes
 
     ex = _examples([[1, 1, 1, 0], [1, 1, 0, 1]])
     kept = balance_classes(ex, seed=0)  # type: ignore[arg-type]
