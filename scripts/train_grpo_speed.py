@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -19,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 
-def time_steps(model: str | None, steps: int, use_vllm: bool, tokens: int) -> dict[str, Any]:
+def time_steps(
+    model: str | None, steps: int, use_vllm: bool, tokens: int, threads: int
+) -> dict[str, Any]:
     from grm.training.config import TrainConfig
     from grm.training.grpo import build_grpo_trainer
     from transformers import TrainerCallback
@@ -35,13 +39,18 @@ def time_steps(model: str | None, steps: int, use_vllm: bool, tokens: int) -> di
         grpo.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.1)
     stamps: list[float] = []
 
-    class Stamp(TrainerCallback):  # type: ignore[misc]
+    class Stamp(TrainerCallback):
         def on_step_end(self, *a: Any, **kw: Any) -> None:
             stamps.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(
-            model=model, output_dir=tmp, stages=("grpo",), n_train=steps * 2, grpo=grpo
+            model=model,
+            output_dir=tmp,
+            stages=("grpo",),
+            n_train=steps * 2,
+            grpo=grpo,
+            torch_threads=threads,
         )
         start = time.perf_counter()
         try:
@@ -60,17 +69,42 @@ def time_steps(model: str | None, steps: int, use_vllm: bool, tokens: int) -> di
     }
 
 
+def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """One mode in a fresh interpreter: vLLM on CPU sizes its KV cache from the memory the
+    process already holds, so it must not follow a transformers run in the same process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "mode.json"
+        cmd = [sys.executable, __file__, "--only", mode, "--json", str(out)]
+        cmd += ["--steps", str(args.steps), "--threads", str(args.threads)]
+        cmd += ["--max-completion-length", str(args.max_completion_length)]
+        if args.model:
+            cmd += ["--model", args.model]
+        proc = subprocess.run(cmd, check=False)
+        if not out.is_file():
+            return {"error": f"the {mode} run exited with {proc.returncode} and no result"}
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", default=None, help="checkpoint (default: the embedded model)")
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--max-completion-length", type=int, default=80)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (as torch_threads)")
     p.add_argument("--modes", nargs="+", default=["transformers", "vllm"])
+    p.add_argument("--only", default=None, help=argparse.SUPPRESS)
     p.add_argument("--json", default=None)
     args = p.parse_args()
+    if args.only:
+        res = time_steps(
+            args.model, args.steps, args.only == "vllm", args.max_completion_length, args.threads
+        )
+        Path(args.json).write_text(json.dumps(res))
+        return
     report = {}
     for mode in args.modes:
-        res = time_steps(args.model, args.steps, mode == "vllm", args.max_completion_length)
+        res = run_mode(args, mode)
         report[mode] = res
         print(f"# {mode}: {json.dumps(res)}", flush=True)
     print("\n| generation | seconds per GRPO step | setup s | note |\n|---|---|---|---|")
