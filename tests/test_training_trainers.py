@@ -104,7 +104,7 @@ def test_one_grpo_step_with_lora_trains_merges_and_reloads(
 
 # Runs in its own interpreter: TRL's colocated vLLM sets process-wide distributed variables
 # and starts vLLM in-process, which must not leak into the other tests' engines.
-_VLLM_SYNC_CHECK = r'''
+_VLLM_SYNC_CHECK = r"""
 import json, sys, tempfile
 import torch
 from grm.training.config import TrainConfig
@@ -147,7 +147,7 @@ def main():
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 
 @pytest.mark.vllm
