@@ -11,7 +11,10 @@ The fix has two halves:
 
 * :func:`keep_cpu_weights` — while TRL builds its ``vllm.LLM``, pack without removing the
   original parameter, so ``load_weights`` finds it with its loader attributes (the price is
-  one extra copy of the weights in memory: ~0.5 GB for a 135M model in fp32);
+  one extra copy of the weights in memory: ~0.5 GB for a 135M model in fp32). It also gives
+  the KV cache a fixed size: vLLM-CPU otherwise sizes it as ``gpu_memory_utilization`` x RAM
+  minus the memory the process already holds, which in a trainer process (the policy, its
+  optimizer, torch) leaves a few MB or less than nothing, and the engine fails to start;
 * :func:`repack_cpu_weights` — after the new tensors are loaded, pack every layer again so
   the kernels use them. :func:`patch_colocate_sync` wraps a trainer's ``sync_weights``.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,12 +40,20 @@ def on_cpu_vllm() -> bool:
     return bool(current_platform.is_cpu())
 
 
+#: KV cache (GiB) for TRL's colocated engine on CPU unless ``VLLM_CPU_KVCACHE_SPACE`` is set.
+CPU_KV_CACHE_GIB = 1
+
+
 @contextlib.contextmanager
-def keep_cpu_weights() -> Iterator[None]:
-    """Within the block, vLLM's CPU GEMM dispatch keeps ``layer.weight`` after packing."""
+def keep_cpu_weights(kv_cache_gib: int = CPU_KV_CACHE_GIB) -> Iterator[None]:
+    """Within the block, vLLM's CPU GEMM dispatch keeps ``layer.weight`` after packing, and
+    the KV cache is ``kv_cache_gib`` unless ``VLLM_CPU_KVCACHE_SPACE`` says otherwise."""
     from vllm.model_executor.layers import utils
 
     original = utils.dispatch_cpu_unquantized_gemm
+    set_kv = "VLLM_CPU_KVCACHE_SPACE" not in os.environ
+    if set_kv:
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(kv_cache_gib)
 
     @functools.wraps(original)
     def keep(layer: Any, remove_weight: bool) -> None:
@@ -52,6 +64,8 @@ def keep_cpu_weights() -> Iterator[None]:
         yield
     finally:
         utils.dispatch_cpu_unquantized_gemm = original
+        if set_kv:
+            os.environ.pop("VLLM_CPU_KVCACHE_SPACE", None)
 
 
 def repack_cpu_weights(model: Any) -> int:
