@@ -69,17 +69,8 @@ def chain_winner(j: Judgment) -> int | None:
 
 def count_votes(judgments: Sequence[Judgment], n: int) -> tuple[list[int], int, int]:
     """Votes per response, ties (equal top scores or an explicit tie) and abstentions."""
-    votes, ties, abstentions = [0] * n, 0, 0
-    for j in judgments:
-        if j.abstained:
-            abstentions += 1
-            continue
-        w = chain_winner(j)
-        if w is None:
-            ties += 1
-        else:
-            votes[w] += 1
-    return votes, ties, abstentions
+    votes, ties, abstentions = weighted_count_votes(judgments, n, [1.0] * len(judgments))
+    return [int(v) for v in votes], int(ties), abstentions
 
 
 def _vote_outcome(votes: Sequence[float], ties: float) -> tuple[int | None, float | None]:
@@ -238,7 +229,7 @@ def weighted_count_votes(
     """Votes per response with each chain counted ``weights[i]`` times (pure).
 
     Returns the weighted votes, the weighted ties and the abstentions (unweighted: an
-    abstention is no evidence whatever its weight). Weights of 1 give :func:`count_votes`.
+    abstention is no evidence whatever its weight). :func:`count_votes` is the unit-weight case.
 
     >>> weighted_count_votes([Judgment(winner=0), Judgment(winner=1)], 2, [1.5, 0.5])
     ([1.5, 0.5], 0.0, 0)

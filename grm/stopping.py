@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from scipy import special, stats
 
-from grm.aggregation import chain_winner, count_votes, weighted_count_votes
+from grm.aggregation import chain_winner, weighted_count_votes
 from grm.types import Judgment
 
 #: SPRT alternative: the chance a chain votes for the better response under H_A.
@@ -214,11 +214,9 @@ def score_differences(judgments: Sequence[Judgment], n: int) -> list[float]:
 
 def _votes(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> tuple[list[float], float]:
     """Votes and ties, weighted by ``ctx.weights`` when the context carries them."""
-    if ctx.weights is None:
-        votes, ties, _ = count_votes(judgments, n)
-        return [float(v) for v in votes], float(ties)
-    wvotes, wties, _ = weighted_count_votes(judgments, n, ctx.weights)
-    return wvotes, wties
+    weights = ctx.weights if ctx.weights is not None else [1.0] * len(judgments)
+    votes, ties, _ = weighted_count_votes(judgments, n, weights)
+    return votes, ties
 
 
 # ---------------------------------------------------------------- the registered rules
