@@ -54,12 +54,25 @@ class MetaRMConfig:
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}.")
 
 
+def meta_tokenizer(path: str) -> Any:
+    """The meta RM's tokenizer: truncates from the left (the chain's end and its verdict line
+    are what the meta RM must read), pads on the right, pads with EOS when it has no pad."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.truncation_side = "left"
+    tokenizer.padding_side = "right"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 class MetaRM:
     """Scores meta-RM texts in batches; implements :class:`grm.meta.ChainScorer`."""
 
     def __init__(self, config: MetaRMConfig | str | Path, **kw: Any) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         self.config = (
             config if isinstance(config, MetaRMConfig) else MetaRMConfig(str(config), **kw)
@@ -67,11 +80,7 @@ class MetaRM:
         if self.config.threads is not None:
             torch.set_num_threads(self.config.threads)
         self.device = self.config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(self.config.path)
-        self.tokenizer.truncation_side = "left"
-        self.tokenizer.padding_side = "right"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer = meta_tokenizer(self.config.path)
         model = AutoModelForSequenceClassification.from_pretrained(
             self.config.path, torch_dtype=getattr(torch, self.config.dtype)
         )

@@ -174,10 +174,10 @@ def train_meta_rm(
     Returns the held-out metrics (AUC, accuracy) and the training loss and time.
     """
     import torch
+    from grm.inference.meta_rm import MetaRM, MetaRMConfig, meta_tokenizer
     from torch.nn.functional import binary_cross_entropy_with_logits
     from transformers import (
         AutoModelForSequenceClassification,
-        AutoTokenizer,
         DataCollatorWithPadding,
         Trainer,
         TrainingArguments,
@@ -192,11 +192,7 @@ def train_meta_rm(
         from grm.default_model import default_model_path
 
         base = str(default_model_path())
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    tokenizer.truncation_side = "left"  # keep the chain's end and its verdict line
-    tokenizer.padding_side = "right"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = meta_tokenizer(base)
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=1, torch_dtype=torch.float32
     )
@@ -256,8 +252,6 @@ def train_meta_rm(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
-
-    from grm.inference.meta_rm import MetaRM, MetaRMConfig
 
     scorer = MetaRM(MetaRMConfig(str(out), max_length=cfg.max_length, threads=cfg.torch_threads))
     scores = score_examples(scorer, held_out)
