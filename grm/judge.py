@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -348,12 +348,7 @@ def aggregate(
     agg = get_aggregator(name)([c.judgment for c in chains], n)
     consistency, first_rate = position_stats(chains) if n == 2 else (None, None)
     return Result(
-        winner=agg.winner,
-        probability=agg.probability,
-        votes=agg.votes,
-        scores=agg.scores,
-        ties=agg.ties,
-        abstentions=agg.abstentions,
+        **asdict(agg),  # winner, probability, votes, scores, ties, abstentions
         forced=sum(c.forced for c in chains),
         k_used=len(chains),
         chains=tuple(chains),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Protocol
 
 from grm.aggregation import meta_vote
@@ -149,12 +149,7 @@ def apply_meta(
         out.append(
             replace(
                 r,
-                winner=agg.winner,
-                probability=agg.probability,
-                votes=agg.votes,
-                scores=agg.scores,
-                ties=agg.ties,
-                abstentions=agg.abstentions,
+                **asdict(agg),  # the outcome fields, now over the kept chains
                 chains=tuple(chains),
                 aggregator=f"meta_vote({r.aggregator})",
                 k_meta=len(kept),
