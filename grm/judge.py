@@ -139,8 +139,19 @@ def _to_original(template: Template, text: str, order: Order) -> tuple[Judgment 
 
 
 def forced_judgment(p_first: float) -> Judgment:
-    """The judgment of a forced pairwise verdict with P(original response 0) = ``p_first``."""
-    return Judgment(winner=0 if p_first >= 0.5 else 1, p_first=p_first)
+    """The judgment of a forced pairwise verdict with P(original response 0) = ``p_first``.
+
+    ``p_first == 0.5`` exactly means the two choices got the same log-probability: the
+    verdict carries no information (a logprob floor gives it whenever neither choice is among
+    the engine's top log-probs), so it is a tie, not a vote for either response; counting it
+    for response 0 would look position-consistent in both orders and hide the bias.
+
+    >>> forced_judgment(0.5).tie, forced_judgment(0.7).winner, forced_judgment(0.2).winner
+    (True, 0, 1)
+    """
+    if p_first == 0.5:
+        return Judgment(tie=True, p_first=p_first)
+    return Judgment(winner=0 if p_first > 0.5 else 1, p_first=p_first)
 
 
 def _p_first(logps: Sequence[float], order: Order) -> float:
