@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 TOP_LOGPROBS = 20
 
 
+class ReplicaError(RuntimeError):
+    """A server answered with an error status, or every server failed."""
+
+
 @dataclass(frozen=True)
 class RemoteEngineConfig:
     """Where the servers are and how to talk to them."""
@@ -109,11 +113,13 @@ class RemoteEngine(ChatTokenizer):
         self.requests_per_url = dict.fromkeys(self.config.urls, 0)
 
     def _models(self) -> dict[str, Any]:
+        import httpx
+
         url = f"{self.config.urls[0]}/v1/models"
         try:
             resp = self._client.get(url)
             resp.raise_for_status()
-        except Exception as exc:
+        except httpx.HTTPError as exc:  # unreachable, timed out, or an error status
             raise ConnectionError(
                 f"cannot reach {url} ({exc}); start the server (vllm serve MODEL) or fix urls."
             ) from None
@@ -121,7 +127,15 @@ class RemoteEngine(ChatTokenizer):
         return dict(data[0])
 
     def _post(self, body: dict[str, Any], first: int) -> dict[str, Any]:
-        """POST /v1/completions to URL ``first``, moving to the next URL on failure."""
+        """POST /v1/completions to URL ``first``, moving to the next URL on failure.
+
+        A failure is a transport error, a non-200 status or a body that is not JSON; any
+        other error is a bug and propagates at once.
+        """
+        import json
+
+        import httpx
+
         urls = self.config.urls
         error: Exception | None = None
         for attempt in range(self.config.retries + 1):
@@ -131,12 +145,13 @@ class RemoteEngine(ChatTokenizer):
                 with self._lock:
                     self.requests_per_url[url] += 1
                 if resp.status_code != 200:
-                    raise RuntimeError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
+                    raise ReplicaError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
                 return dict(resp.json())
-            except Exception as exc:  # a replica down or overloaded: try the next one
+            except (httpx.HTTPError, ReplicaError, json.JSONDecodeError) as exc:
+                # A replica down, overloaded or answering garbage: try the next one.
                 logger.warning("completion request to %s failed: %s", url, exc)
                 error = exc
-        raise RuntimeError(f"every server failed; last error: {error}")
+        raise ReplicaError(f"every server failed; last error: {error}")
 
     def _spread(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send the bodies concurrently, starting from the next URL in turn."""
