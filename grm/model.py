@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from grm.config import JudgeConfig
+from grm.config import UNSET, JudgeConfig
 from grm.driver import ChainWeigher, judge_batch
 from grm.inference.base import Engine, load_engine
 from grm.judge import EngineError
@@ -146,7 +146,7 @@ class RewardModel:
         """
         get_template(template)  # fail on a bad name before a slow model load
         get_template(pointwise_template)
-        judge_config = JudgeConfig(**config)
+        judge_config = JudgeConfig.from_options(**config)
         if model is None:
             from grm.default_model import default_model_path
 
@@ -218,7 +218,9 @@ class RewardModel:
         return self._calibrate(results)
 
     def _config(self, k: K | None, overrides: dict[str, Any]) -> JudgeConfig:
-        return self.config.with_(k=k, **overrides)
+        """The call's config: ``k=None`` keeps the loaded k; other overrides apply as given
+        (``None`` included), unless ``UNSET``."""
+        return self.config.with_(k=UNSET if k is None else k, **overrides)
 
     def compare(
         self,
