@@ -26,12 +26,12 @@ import json
 import textwrap
 import types
 import typing
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import cache
 from typing import Any, Literal
 
 #: Fields whose values are registry names: field -> function listing the names.
-RegistryChoices = dict[str, Callable[[], Iterable[str]]]
+RegistryChoices = Mapping[str, Callable[[], Iterable[str]]]
 
 
 @cache
