@@ -126,3 +126,12 @@ def test_engine_options_are_json_values(pairs: list[str], expected: dict[str, ob
 def test_engine_option_without_equals_names_the_fix() -> None:
     with pytest.raises(ValueError, match="must be KEY=VALUE, e.g. tensor_parallel_size=2"):
         engine_options(["tensor_parallel_size"])
+
+
+def test_a_trl_reward_rejects_a_misspelled_judge_override_at_construction() -> None:
+    from grm.adapters.trl import TRLRewardConfig
+
+    with pytest.raises(
+        UnknownOptionError, match=r"override 'max_tokns' \(did you mean 'max_tokens'"
+    ):
+        TRLRewardConfig(overrides={"max_tokns": 8})

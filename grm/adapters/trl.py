@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from grm.config import JudgeConfig, check_option_names
 from grm.ranking import RankConfig, RankItem, get_group_reward, get_method, reference_rewards
 from grm.reward_map import DROP, RewardMapConfig, result_reward
 from grm.templates import get_template
@@ -86,6 +87,7 @@ class TRLRewardConfig:
             )
         get_method(self.method)  # raise with the list of names
         get_group_reward(self.group_reward)
+        check_option_names(JudgeConfig, self.overrides, "override")  # a typo fails here
 
 
 def split_groups(prompts: Sequence[Prompt], num_generations: int | None) -> list[list[int]]:
