@@ -182,10 +182,7 @@ class Batcher:
             self.stats.calls += 1
             try:
                 out = self._call(kind, items, k, method, dict(overrides))
-            except Exception as exc:
-                # The worker thread's boundary: the exception (bug or engine failure) goes,
-                # with its own traceback, to every waiting request of this group; the worker
-                # lives on for the other groups.
+            except Exception as exc:  # one bad group must not kill the worker
                 logger.exception("judge call failed for %d jobs", len(jobs))
                 self.stats.failures += 1
                 for j in jobs:
