@@ -13,6 +13,10 @@ from typing import Any
 
 from grm.cli.judge import add_judge_config_args, add_model_args
 
+#: JudgeConfig fields this command declares itself: --k and --max-k are the server's
+#: default chains and per-request cap (ServerConfig), not the judge's.
+OWN_FLAGS = frozenset({"k", "max_k"})
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the judge over HTTP (OpenRLHF-compatible rewards)")
@@ -38,7 +42,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before a 503")
     add_model_args(p)
     # --k / --max-k above are the server's (default and cap per request).
-    add_judge_config_args(p, skip={"k", "max_k"})
+    add_judge_config_args(p, skip=OWN_FLAGS)
     p.set_defaults(func=run)
 
 
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         template=args.template,
         engine_options=engine_options(args.engine_option),
-        **config_overrides(args, JudgeConfig),
+        **config_overrides(args, JudgeConfig, skip=OWN_FLAGS),
     )
     print(
         f"grm serving {rm.model_path} ({rm.engine.name}) on http://{cfg.host}:{cfg.port}",
