@@ -222,7 +222,10 @@ def heldout_callback(
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             step = state.global_step
             if self.trainer is not None and self.rows and every > 0 and step % every == 0:
+                # trainer.log clears control.should_log; keep the step's own logging.
+                should_log = control.should_log
                 self.evaluate(step)
+                control.should_log = should_log
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if self.trainer is not None and self.rows and state.global_step not in self._done:
