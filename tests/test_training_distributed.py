@@ -115,6 +115,7 @@ def test_two_process_grpo_same_weights_and_kill_resume(
         f"output_dir: {out}\ndata: {data}\nstages: [grpo]\nheldout_fraction: 0.25\n"
         "n_train: 8\ntorch_threads: 1\nseed: 0\n"
         "heldout_every: 2\nheldout_n: 3\nheldout_ks: [1, 2]\nheldout_max_tokens: 4\n"
+        "report_to: tensorboard\n"
         "rewards: {verdict: 1.0, format: 0.1}\n"
         f"grpo: {{max_steps: {MAX_STEPS}, num_generations: 2, per_device_train_batch_size: 2,"
         " max_completion_length: 8, learning_rate: 1.0e-3, entropy_coef: 0.01,"
@@ -165,3 +166,26 @@ def test_two_process_grpo_same_weights_and_kill_resume(
     assert {r["step"] for r in held} >= {0, MAX_STEPS}
     assert all(r["heldout/n"] == 3 for r in held)
     assert (out / "model.safetensors").is_file()
+
+    # The same figures reached the trainer's report_to backend (TensorBoard, rank 0 only).
+    tags = _tensorboard_tags(ckpts)
+    assert {"train/loss", "train/heldout/accuracy@1", "train/heldout/accuracy@2"} <= tags, tags
+
+
+def _tensorboard_tags(folder: Path) -> set[str]:
+    """Scalar tags in the TensorBoard event files under ``folder`` (TFRecord framing)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    tags: set[str] = set()
+    for path in folder.rglob("events.out.tfevents*"):
+        data = path.read_bytes()
+        pos = 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
+            event = event_pb2.Event()
+            event.ParseFromString(data[pos + 12 : pos + 12 + length])
+            tags.update(v.tag for v in event.summary.value)
+            pos += 12 + length + 4
+    return tags
