@@ -95,7 +95,7 @@ def main() -> None:
     for name in ("before", "after"):
         m = results[name]
         cells = " | ".join(
-            f"{m[f'accuracy@{k}']:.1%} ({m[f'ci95_lo@{k}']:.0%}-{m[f'ci95_hi@{k}']:.0%})"
+            f"{m[f'accuracy_k{k}']:.1%} ({m[f'ci95_lo_k{k}']:.0%}-{m[f'ci95_hi_k{k}']:.0%})"
             for k in ks
         )
         print(f"| {name} | {int(m['n'])} | {cells} | {m['parsed_rate']:.0%} |")

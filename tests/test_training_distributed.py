@@ -162,14 +162,14 @@ def test_two_process_grpo_same_weights_and_kill_resume(
     assert len(resumed) == 1  # both ranks loaded the same checkpoint
 
     # Held-out accuracy: before training and every 2 steps, over both processes' shares.
-    held = [r for r in rows if "heldout/accuracy@1" in r]
+    held = [r for r in rows if "heldout/accuracy_k1" in r]
     assert {r["step"] for r in held} >= {0, MAX_STEPS}
     assert all(r["heldout/n"] == 3 for r in held)
     assert (out / "model.safetensors").is_file()
 
     # The same figures reached the trainer's report_to backend (TensorBoard, rank 0 only).
     tags = _tensorboard_tags(ckpts)
-    assert {"train/loss", "train/heldout/accuracy@1", "train/heldout/accuracy@2"} <= tags, tags
+    assert {"train/loss", "train/heldout/accuracy_k1", "train/heldout/accuracy_k2"} <= tags, tags
 
 
 def _tensorboard_tags(folder: Path) -> set[str]:

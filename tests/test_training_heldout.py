@@ -32,9 +32,9 @@ def _pair(right: int, wrong: int, tie: int = 0, label: int = 0) -> list[ChainRec
 def test_k1_is_the_mean_chain_and_k8_the_majority() -> None:
     chains = [_pair(6, 2), _pair(3, 5), _pair(4, 4)]
     m = heldout_metrics(chains, [0, 0, 0], ks=(1, 8))
-    assert m["accuracy@1"] == pytest.approx((6 / 8 + 3 / 8 + 4 / 8) / 3)
-    assert m["accuracy@8"] == pytest.approx((1 + 0 + 0.5) / 3)  # a 4-4 split is a tie: 0.5
-    assert m["ci95_lo@8"] <= m["accuracy@8"] <= m["ci95_hi@8"]
+    assert m["accuracy_k1"] == pytest.approx((6 / 8 + 3 / 8 + 4 / 8) / 3)
+    assert m["accuracy_k8"] == pytest.approx((1 + 0 + 0.5) / 3)  # a 4-4 split is a tie: 0.5
+    assert m["ci95_lo_k8"] <= m["accuracy_k8"] <= m["ci95_hi_k8"]
     assert m["n"] == 3 and m["parsed_rate"] == 1.0
 
 
@@ -56,11 +56,11 @@ def test_bootstrap_interval_covers_the_mean_and_narrows_with_n() -> None:
 def test_summary_and_curve_from_a_metrics_file(tmp_path: Path) -> None:
     rows = [
         {"stage": "grpo", "event": "train_begin", "step": 0},
-        {"stage": "grpo", "step": 0, "heldout/accuracy@1": 0.5, "heldout/accuracy@8": 0.5,
+        {"stage": "grpo", "step": 0, "heldout/accuracy_k1": 0.5, "heldout/accuracy_k8": 0.5,
          "heldout/n": 16},
         {"stage": "grpo", "step": 1, "loss": 0.1, "reward": 0.2, "time_s": 10.0},
         {"stage": "grpo", "step": 2, "loss": 0.3, "reward": 0.4, "time_s": 20.0},
-        {"stage": "grpo", "step": 2, "heldout/accuracy@1": 0.6, "heldout/accuracy@8": 0.7,
+        {"stage": "grpo", "step": 2, "heldout/accuracy_k1": 0.6, "heldout/accuracy_k8": 0.7,
          "heldout/n": 16, "time_s": 25.0},
         {"stage": "grpo", "step": 2, "train_runtime": 30.0},
     ]  # fmt: skip
@@ -69,5 +69,5 @@ def test_summary_and_curve_from_a_metrics_file(tmp_path: Path) -> None:
     s = summarize_run(path)["grpo"]
     assert s["steps"] == 2 and s["seconds"] == 25.0
     assert s["last_10_steps"]["loss"] == pytest.approx(0.2)
-    assert [h["accuracy@8"] for h in s["heldout"]] == [0.5, 0.7]
+    assert [h["accuracy_k8"] for h in s["heldout"]] == [0.5, 0.7]
     assert plot_metrics(path, tmp_path / "c.png").stat().st_size > 1000

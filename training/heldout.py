@@ -8,7 +8,8 @@ in a random order); for k < k_max the curve is resampled as in ``grm eval``
 (:func:`grm.eval_metrics.accuracy_vs_k`). So one engine pass gives every k.
 
 The results go through ``trainer.log``: to the trainer's ``report_to`` backends
-(TensorBoard, W&B, ...) and to grm's ``metrics.jsonl`` as ``heldout/accuracy@k`` rows.
+(TensorBoard, W&B, ...) and to grm's ``metrics.jsonl`` as ``heldout/accuracy_k<k>`` rows
+(no "@" in the names: TensorBoard's writer would rewrite it to "_").
 
 Under data parallelism each process judges its share of the pairs with its own copy of the
 weights and the chains are gathered, so all processes log the same figures. With sharded
@@ -85,12 +86,12 @@ def heldout_metrics(
     ks: Sequence[int],
     seed: int = 0,
 ) -> dict[str, float]:
-    """``accuracy@k`` (with ``ci95_lo@k`` / ``ci95_hi@k`` for k=1 and the largest k),
+    """``accuracy_k<k>`` (with ``ci95_lo_k<k>`` / ``ci95_hi_k<k>`` for k=1 and the largest k),
     ``parsed_rate`` and ``n`` from the chains of one pass at the largest k.
 
     >>> c = [[ChainRecord(0, 0), ChainRecord(1, 0)], [ChainRecord(0, 1), ChainRecord(1, 0)]]
     >>> m = heldout_metrics(c, [0, 0], ks=(1, 2))
-    >>> m["accuracy@1"], m["accuracy@2"], m["n"]
+    >>> m["accuracy_k1"], m["accuracy_k2"], m["n"]
     (0.75, 0.75, 2.0)
     """
     if not chains:
@@ -105,11 +106,11 @@ def heldout_metrics(
     for k in ks:
         if k in per_pair:
             scores = per_pair[k]
-            out[f"accuracy@{k}"] = sum(scores) / len(scores)
+            out[f"accuracy_k{k}"] = sum(scores) / len(scores)
             lo, hi = bootstrap_interval(scores, seed=seed)
-            out[f"ci95_lo@{k}"], out[f"ci95_hi@{k}"] = lo, hi
+            out[f"ci95_lo_k{k}"], out[f"ci95_hi_k{k}"] = lo, hi
         elif k in curve:
-            out[f"accuracy@{k}"] = curve[k]
+            out[f"accuracy_k{k}"] = curve[k]
     total = sum(len(c) for c in chains)
     out["parsed_rate"] = sum(not c.forced for cs in chains for c in cs) / max(total, 1)
     return out

@@ -16,8 +16,8 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("GRPO verdict accuracy", ("judge/accuracy",)),
     ("GRPO parse-failure rate", ("judge/parse_failure_rate",)),
     ("chain tokens", ("judge/chain_tokens", "completions/mean_length")),
-    ("held-out accuracy k=1", ("heldout/accuracy@1",)),
-    ("held-out accuracy k=8", ("heldout/accuracy@8",)),
+    ("held-out accuracy k=1", ("heldout/accuracy_k1",)),
+    ("held-out accuracy k=8", ("heldout/accuracy_k8",)),
 )
 
 

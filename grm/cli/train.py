@@ -147,7 +147,7 @@ def _summary(cfg: Any, args: Any) -> None:
         print(f"{stage}: {s['steps']} steps in {s['seconds']:.0f} s; last 10 steps: {last}")
         for h in s["heldout"]:
             accs = ", ".join(
-                f"k={k[9:]} {v:.1%}" for k, v in h.items() if k.startswith("accuracy@")
+                f"k={k[10:]} {v:.1%}" for k, v in h.items() if k.startswith("accuracy_k")
             )
             print(f"  held-out at step {int(h['step'])} (n={int(h.get('n', 0))}): {accs}")
     png = args.plot or str(Path(cfg.output_dir) / "curve.png")
