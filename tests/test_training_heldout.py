@@ -15,7 +15,7 @@ from grm.eval_metrics import ChainRecord
 
 
 @pytest.mark.parametrize(
-    "name", ["grm.training.user_data", "grm.training.heldout", "grm.training.launch"]
+    "name", ["grm.training.user_data", "grm.training.data_report", "grm.training.heldout"]
 )
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name))

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from grm.training.data_report import format_report
 from grm.training.user_data import (
-    format_report,
     heldout_bucket,
     prepare,
     read_records,

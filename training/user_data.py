@@ -14,8 +14,8 @@ whole file the way a user hands it over and never stops at the first bad row:
 - :func:`split_by_prompt` is deterministic and needs no shuffle state: a prompt goes to the
   held-out side when a seeded SHA-256 of its text falls under ``heldout_fraction``, so adding
   rows never moves an existing prompt to the other side.
-- :func:`format_report` prints counts, length percentiles, label balance and every dropped
-  row with its reason (``grm train CONFIG --check-data``).
+- :func:`grm.training.data_report.format_report` prints counts, length percentiles, label
+  balance and every dropped row with its reason (``grm train CONFIG --check-data``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grm.training.data import FORMATS, detect_format, to_row
+from grm.training.data_report import DataReport, Dropped, prompt_key
 from grm.training.tasks import TaskRow
 
 from grm.templates import get_template
@@ -134,13 +134,6 @@ def infer_format(records: Sequence[dict[str, Any]], fmt: str = "auto") -> str:
     return seen.most_common(1)[0][0]
 
 
-def prompt_key(prompt: Any) -> str:
-    """The text a prompt is grouped by: whitespace-trimmed, messages as canonical JSON."""
-    if isinstance(prompt, str):
-        return " ".join(prompt.split())
-    return json.dumps(prompt, sort_keys=True, ensure_ascii=False)
-
-
 def heldout_bucket(prompt: Any, seed: int = 0) -> float:
     """A prompt's place in [0, 1), from a seeded SHA-256 of its text (stable across runs).
 
@@ -195,81 +188,6 @@ def _non_text(rec: dict[str, Any], fmt: str) -> str | None:
         if not isinstance(rec.get(c), str):
             return f"field '{c}' is a {type(rec.get(c)).__name__}, not text"
     return None
-
-
-@dataclass
-class Dropped:
-    """A row that was not used, and why."""
-
-    index: int
-    """Position of the record in the source (0-based; JSONL line numbers are in the reason)."""
-    reason: str
-    """What is wrong, naming the field and the fix."""
-    kind: str
-    """Short category: missing_field, empty_response, bad_label, tie, too_long, invalid."""
-
-
-@dataclass
-class DataReport:
-    """What :func:`prepare` did with a data source."""
-
-    source: str
-    format: str
-    records: int
-    train: list[TaskRow] = field(default_factory=list)
-    heldout: list[TaskRow] = field(default_factory=list)
-    dropped: list[Dropped] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    """Judge-prompt length of every kept row (``length_unit``)."""
-    length_unit: str = "tokens"
-    labels: Counter[str] = field(default_factory=Counter)
-    """Label balance of the kept rows, as the source states it (A>B / B>A, chosen, best=i)."""
-    max_prompt_length: int | None = None
-
-    @property
-    def kept(self) -> int:
-        return len(self.train) + len(self.heldout)
-
-    def dropped_by_kind(self) -> dict[str, int]:
-        return dict(Counter(d.kind for d in self.dropped))
-
-    def summary(self) -> dict[str, Any]:
-        """Counts, percentiles and balance as a JSON-able dict (no rows)."""
-        train_prompts = {prompt_key(r["prompt"]) for r in self.train}
-        held_prompts = {prompt_key(r["prompt"]) for r in self.heldout}
-        return {
-            "source": self.source,
-            "format": self.format,
-            "records": self.records,
-            "kept": self.kept,
-            "dropped": len(self.dropped),
-            "dropped_by_kind": self.dropped_by_kind(),
-            "train_rows": len(self.train),
-            "heldout_rows": len(self.heldout),
-            "train_prompts": len(train_prompts),
-            "heldout_prompts": len(held_prompts),
-            "prompts_in_both": len(train_prompts & held_prompts),
-            "length_unit": self.length_unit,
-            "length_percentiles": percentiles(self.lengths),
-            "max_prompt_length": self.max_prompt_length,
-            "labels": dict(self.labels),
-        }
-
-
-def percentiles(values: Sequence[int], qs: Sequence[int] = (50, 90, 99)) -> dict[str, int]:
-    """Nearest-rank percentiles and the maximum.
-
-    >>> percentiles([5, 1, 3, 2, 4])
-    {'p50': 3, 'p90': 5, 'p99': 5, 'max': 5}
-    """
-    if not values:
-        return {}
-    ordered = sorted(values)
-    out = {
-        f"p{q}": ordered[min(len(ordered) - 1, max(0, -(-q * len(ordered) // 100) - 1))] for q in qs
-    }
-    out["max"] = ordered[-1]
-    return out
 
 
 def _label(rec: dict[str, Any], fmt: str, row: TaskRow) -> str:
@@ -366,34 +284,6 @@ def _check(i: int, rec: dict[str, Any], shape: str) -> Dropped | None:
                 i, f"row {i}: label must be 'A>B' or 'B>A', got {rec['label']!r}.", "bad_label"
             )
     return None
-
-
-def format_report(report: DataReport, show: int | None = None) -> str:
-    """The ``--check-data`` text: counts, lengths, balance, then each dropped row (the first
-    ``show`` of them; None: all)."""
-    s = report.summary()
-    pct = s["length_percentiles"]
-    lines = [
-        f"data: {s['source']} (format: {s['format']})",
-        f"records: {s['records']}  kept: {s['kept']}  dropped: {s['dropped']}"
-        + (f"  {s['dropped_by_kind']}" if s["dropped"] else ""),
-        f"split by prompt: train {s['train_rows']} rows / {s['train_prompts']} prompts, "
-        f"held-out {s['heldout_rows']} rows / {s['heldout_prompts']} prompts, "
-        f"prompts in both: {s['prompts_in_both']}",
-        "judge-prompt length ("
-        + s["length_unit"]
-        + "): "
-        + (", ".join(f"{k} {v}" for k, v in pct.items()) if pct else "no rows kept")
-        + (f"  (limit {s['max_prompt_length']})" if s["max_prompt_length"] else ""),
-        "labels: " + (", ".join(f"{k} {v}" for k, v in sorted(s["labels"].items())) or "none"),
-    ]
-    if report.dropped:
-        lines.append("dropped rows:")
-        for d in report.dropped[:show]:
-            lines.append(f"  [{d.kind}] {d.reason}")
-        if show is not None and len(report.dropped) > show:
-            lines.append(f"  ... and {len(report.dropped) - show} more")
-    return "\n".join(lines)
 
 
 def token_counter(tokenizer: Any) -> LengthFn:

@@ -88,7 +88,8 @@ def _config(args: Any) -> Any:
 
 
 def check_data(cfg: Any) -> int:
-    from grm.training.user_data import format_report, prepare_for
+    from grm.training.data_report import format_report
+    from grm.training.user_data import prepare_for
 
     if cfg.data is None:
         print(
