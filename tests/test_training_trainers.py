@@ -32,7 +32,11 @@ def _changed(base: Path, trained: Path) -> int:
 
 def _metrics(out: Path, stage: str) -> list[dict[str, float]]:
     lines = (out / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["stage"] == stage and "train_runtime" not in r]
+    return [
+        r
+        for r in map(json.loads, lines)
+        if r["stage"] == stage and "train_runtime" not in r and "event" not in r
+    ]
 
 
 def _judges(path: Path) -> None:

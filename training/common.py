@@ -23,8 +23,24 @@ def resolve_model(model: str | None) -> str:
     return model
 
 
-def load_model(path: str, threads: int | None = None) -> tuple[Any, Any]:
-    """The model in float32 (fastest and exact on CPU) and its tokenizer."""
+def resolve_dtype(dtype: str) -> str:
+    """'auto' -> float32 on CPU (fastest and exact there), bfloat16 on a GPU that has it."""
+    if dtype != "auto":
+        return dtype
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bfloat16"
+    return "float32"
+
+
+def load_model(path: str, threads: int | None = None, dtype: str = "auto") -> tuple[Any, Any]:
+    """The model (float32 on CPU unless ``dtype`` says otherwise) and its tokenizer.
+
+    Build the trainer's config before calling this: under ``accelerate launch`` with
+    DeepSpeed ZeRO-3 the config registers the sharded-init context that ``from_pretrained``
+    then uses, so no process materialises the whole model.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -34,7 +50,7 @@ def load_model(path: str, threads: int | None = None) -> tuple[Any, Any]:
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, resolve_dtype(dtype)))
     return model, tokenizer
 
 
@@ -54,21 +70,55 @@ def peft_config(cfg: TrainConfig) -> Any:
 
 
 def last_checkpoint(folder: Path) -> str | None:
-    """The newest ``checkpoint-N`` in ``folder`` (to resume from), or None."""
+    """The newest complete ``checkpoint-N`` in ``folder`` (to resume from), or None.
+
+    transformers' ``get_last_checkpoint`` skips a checkpoint whose save was cut short (no
+    ``trainer_state.json`` yet), so a run killed while saving resumes from the one before.
+    """
     if not folder.is_dir():
         return None
-    found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    found: str | None = get_last_checkpoint(str(folder))
+    return found
+
+
+def _sharded(trainer: Any) -> bool:
+    if getattr(trainer, "is_fsdp_enabled", False):
+        return True
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+    return bool(
+        getattr(trainer, "is_deepspeed_enabled", False) and plugin and plugin.zero_stage == 3
+    )
 
 
 def save_final(trainer: Any, tokenizer: Any, out: Path) -> Path:
-    """Save model + tokenizer so ``RewardModel.load(out)`` works; LoRA is merged first."""
-    model = trainer.model
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    """Save model + tokenizer so ``RewardModel.load(out)`` works; LoRA is merged first.
+
+    One process writes. A full fine-tune goes through ``trainer.save_model``, which gathers
+    ZeRO-3 / FSDP shards; a LoRA model is merged into its base first (with sharded
+    parameters the adapter is saved under ``out/adapter`` and merged from disk).
+    """
+    acc = trainer.accelerator
+    model = acc.unwrap_model(trainer.model)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    if not hasattr(model, "merge_and_unload"):
+        trainer.save_model(str(out))
+        if acc.is_main_process:
+            tokenizer.save_pretrained(out)
+    elif not _sharded(trainer):
+        if acc.is_main_process:
+            model.merge_and_unload().save_pretrained(out)
+            tokenizer.save_pretrained(out)
+    else:
+        trainer.save_model(str(out / "adapter"))
+        if acc.is_main_process:
+            from peft import AutoPeftModelForCausalLM
+
+            merged = AutoPeftModelForCausalLM.from_pretrained(str(out / "adapter"))
+            merged.merge_and_unload().save_pretrained(out)
+            tokenizer.save_pretrained(out)
+    acc.wait_for_everyone()
     logger.info("Saved the trained judge to %s", out)
     return out
 
@@ -81,8 +131,19 @@ def metrics_callback(path: Path, stage: str) -> Any:
         def __init__(self) -> None:
             self.start = time.perf_counter()
 
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            # One row per (re)start: a resumed run's begins at its checkpoint's step.
+            if state.is_world_process_zero:
+                with path.open("a") as f:
+                    f.write(
+                        json.dumps(
+                            {"stage": stage, "event": "train_begin", "step": state.global_step}
+                        )
+                        + "\n"
+                    )
+
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
-            if not logs:
+            if not logs or not state.is_world_process_zero:
                 return
             row = {
                 "stage": stage,
@@ -104,9 +165,9 @@ def trainer_defaults(cfg: TrainConfig, stage: str) -> dict[str, Any]:
         "logging_steps": 1,
         "save_steps": 25,
         "save_total_limit": 2,
-        "report_to": "none",
+        "report_to": cfg.report_to,
         "seed": cfg.seed,
-        "bf16": False,
+        "bf16": resolve_dtype(cfg.dtype) == "bfloat16" and _cuda(),
         "use_cpu": not _cuda(),
         "dataloader_num_workers": 0,
     }

@@ -26,6 +26,7 @@ from grm.training.tasks import TaskConfig
 from grm.templates import get_template
 
 STAGES = ("sft", "grpo")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -48,10 +49,31 @@ class TrainConfig:
     n_eval: int = 200
     """Held-out items for the evaluation after training."""
     data: str | None = None
-    """A preference JSONL (pairs, RewardBench, JudgeBench, pointwise or grm rows) for GRPO
-    instead of the generated tasks."""
+    """Your preference data for GRPO instead of the generated tasks: a JSONL / JSON /
+    Parquet file or a directory saved with ``datasets``' ``save_to_disk``, in any shape of
+    :mod:`grm.training.user_data` (RewardBench, JudgeBench, pairs, pointwise)."""
     data_format: str = "auto"
     """Shape of ``data``; 'auto' detects it from the columns."""
+    heldout_fraction: float = 0.1
+    """Share of ``data``'s prompts held out (by a seeded hash of the prompt, so no prompt is
+    in both splits) for the held-out accuracy."""
+    max_prompt_length: int | None = None
+    """Drop rows whose judge prompt is longer than this many tokens (reported by
+    ``--check-data``); None keeps every row."""
+    heldout_every: int = 0
+    """Judge the held-out split every this many steps (and before the first step); 0: off."""
+    heldout_n: int = 64
+    """Held-out pairs judged each time (the first of the held-out split)."""
+    heldout_ks: tuple[int, ...] = (1, 8)
+    """k values whose held-out accuracy is logged; one pass at the largest gives them all."""
+    heldout_max_tokens: int = 128
+    """Most tokens per held-out chain."""
+    report_to: str | list[str] = "none"
+    """The trainers' ``report_to`` (``tensorboard``, ``wandb``, ...) unless a stage section
+    sets its own; grm's metrics.jsonl is written either way."""
+    dtype: str = "auto"
+    """Weights dtype while training: 'auto' is float32 on CPU and bfloat16 on a GPU that has
+    it; or float32 / bfloat16 / float16."""
     distill: str | None = None
     """JSONL of a stronger judge's chains (prompt, responses, order, chain, preferred) for
     the SFT stage instead of templated rationales."""
@@ -97,6 +119,28 @@ class TrainConfig:
             raise ValueError(
                 f"torch_threads must be >= 1 or None (torch's default), got {self.torch_threads}."
             )
+        if not 0 <= self.heldout_fraction < 1:
+            raise ValueError(
+                f"heldout_fraction must be in [0, 1), got {self.heldout_fraction}; "
+                "0 trains on every row."
+            )
+        if self.max_prompt_length is not None and self.max_prompt_length < 1:
+            raise ValueError(
+                f"max_prompt_length must be >= 1 or None (no limit), got {self.max_prompt_length}."
+            )
+        self.heldout_ks = tuple(int(k) for k in self.heldout_ks)
+        if self.heldout_every < 0 or self.heldout_n < 0 or not self.heldout_ks:
+            raise ValueError(
+                f"heldout_every and heldout_n must be >= 0 and heldout_ks non-empty, got "
+                f"{self.heldout_every}, {self.heldout_n}, {list(self.heldout_ks)}."
+            )
+        if min(self.heldout_ks) < 1 or self.heldout_max_tokens < 1:
+            raise ValueError(
+                f"heldout_ks and heldout_max_tokens must be >= 1, got {list(self.heldout_ks)}, "
+                f"{self.heldout_max_tokens}."
+            )
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}.")
         if self.lora_r < 0:
             raise ValueError(f"lora_r must be >= 0 (0 = full fine-tune), got {self.lora_r}.")
         from grm.training.rewards import REWARD_FUNCS

@@ -30,9 +30,11 @@ from grm.training.common import (
     trainer_defaults,
 )
 from grm.training.config import TrainConfig
-from grm.training.data import grpo_rows, load_preferences
+from grm.training.data import grpo_rows
+from grm.training.heldout import heldout_callback
 from grm.training.rewards import make_reward_funcs
-from grm.training.tasks import make_tasks
+from grm.training.tasks import TaskRow, make_tasks
+from grm.training.user_data import prepare_for
 from grm.training.vllm_sync import keep_cpu_weights, on_cpu_vllm, patch_colocate_sync
 
 logger = logging.getLogger(__name__)
@@ -53,17 +55,37 @@ GRPO_DEFAULTS: dict[str, Any] = {
 }
 
 
-def grpo_dataset(cfg: TrainConfig) -> Any:
-    """Judge prompts with the reward columns, from ``cfg.data`` or the verifiable tasks."""
+def grpo_splits(cfg: TrainConfig, tokenizer: Any = None) -> tuple[list[TaskRow], list[TaskRow]]:
+    """(train rows, held-out rows): ``cfg.data`` checked, length-filtered and split by
+    prompt (:mod:`grm.training.user_data`), or the verifiable tasks' disjoint splits."""
+    if cfg.data is not None:
+        report = prepare_for(cfg, tokenizer)
+        if report.dropped:
+            logger.warning(
+                "%d of %d rows of %s dropped: %s (grm train CONFIG --check-data lists them)",
+                len(report.dropped),
+                report.records,
+                cfg.data,
+                report.dropped_by_kind(),
+            )
+        if not report.train:
+            raise ValueError(
+                f"no training rows left in {cfg.data}; run grm train CONFIG --check-data."
+            )
+        rows = list(report.train)
+        random.Random(cfg.seed).shuffle(rows)
+        return rows[: cfg.n_train], report.heldout[: cfg.heldout_n]
+    # A different seed than SFT's item stream: GRPO sees fresh items of the train split.
+    rows = make_tasks(cfg.tasks, "train", cfg.n_train + 7919)[-cfg.n_train :]
+    return rows, make_tasks(cfg.tasks, "eval", cfg.heldout_n)
+
+
+def grpo_dataset(cfg: TrainConfig, rows: list[TaskRow] | None = None) -> Any:
+    """Judge prompts with the reward columns, from ``rows`` (default: :func:`grpo_splits`)."""
     from datasets import Dataset
 
-    if cfg.data is not None:
-        rows = load_preferences(cfg.data, cfg.data_format, cfg.seed)
-        random.Random(cfg.seed).shuffle(rows)
-        rows = rows[: cfg.n_train]
-    else:
-        # A different seed than SFT's item stream: GRPO sees fresh items of the train split.
-        rows = make_tasks(cfg.tasks, "train", cfg.n_train + 7919)[-cfg.n_train :]
+    if rows is None:
+        rows = grpo_splits(cfg)[0]
     data = grpo_rows(rows, cfg.template, both_orders=cfg.both_orders, seed=cfg.seed)
     logger.info("GRPO on %d judge prompts", len(data))
     return Dataset.from_list(data)
@@ -77,20 +99,52 @@ def grpo_args(cfg: TrainConfig) -> Any:
     return GRPOConfig(**merged)
 
 
-def build_grpo_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple[Any, Any]:
-    """The configured ``trl.GRPOTrainer`` and its tokenizer (not yet trained)."""
-    args = grpo_args(cfg)
-    model, tokenizer = load_model(resolve_model(model_path or cfg.model), cfg.torch_threads)
+def build_grpo_trainer(
+    cfg: TrainConfig, model_path: str | None = None, callbacks: list[Any] | None = None
+) -> tuple[Any, Any]:
+    """The configured ``trl.GRPOTrainer`` and its tokenizer (not yet trained).
+
+    ``callbacks`` (transformers ``TrainerCallback``s) join grm's metrics log and, with
+    ``heldout_every > 0``, the held-out accuracy callback.
+    """
+    args = grpo_args(cfg)  # first: under ZeRO-3 it sets up sharded loading
+    model, tokenizer = load_model(
+        resolve_model(model_path or cfg.model), cfg.torch_threads, cfg.dtype
+    )
     tokenizer.padding_side = "left"
+    train_rows, heldout_rows = grpo_splits(cfg, tokenizer)
+    heldout = None
+    if cfg.heldout_every > 0 and heldout_rows:
+        heldout = heldout_callback(
+            heldout_rows,
+            cfg.heldout_every,
+            cfg.heldout_ks,
+            cfg.template,
+            cfg.heldout_max_tokens,
+            temperature=args.temperature,
+            seed=cfg.seed,
+        )
+    extra = [metrics_callback(Path(cfg.output_dir) / METRICS_FILE, "grpo"), *(callbacks or [])]
+    if heldout is not None:
+        extra.append(heldout)
     cpu_vllm = bool(args.use_vllm) and args.vllm_mode == "colocate" and on_cpu_vllm()
     with keep_cpu_weights() if cpu_vllm else contextlib.nullcontext():
-        trainer = _grpo_trainer(cfg, args, model, tokenizer)
+        trainer = _grpo_trainer(cfg, args, model, tokenizer, train_rows, extra)
     if cpu_vllm:
         patch_colocate_sync(trainer)
+    if heldout is not None:
+        heldout.attach(trainer)
     return trainer, tokenizer
 
 
-def _grpo_trainer(cfg: TrainConfig, args: Any, model: Any, tokenizer: Any) -> Any:
+def _grpo_trainer(
+    cfg: TrainConfig,
+    args: Any,
+    model: Any,
+    tokenizer: Any,
+    rows: list[TaskRow],
+    callbacks: list[Any],
+) -> Any:
     from trl import GRPOTrainer
 
     # TRL types reward_funcs as a list of str | model | callable (a list is invariant).
@@ -101,16 +155,22 @@ def _grpo_trainer(cfg: TrainConfig, args: Any, model: Any, tokenizer: Any) -> An
         model=model,
         reward_funcs=reward_funcs,
         args=args,
-        train_dataset=grpo_dataset(cfg),
+        train_dataset=grpo_dataset(cfg, rows),
         processing_class=tokenizer,
         peft_config=peft_config(cfg),
-        callbacks=[metrics_callback(Path(cfg.output_dir) / METRICS_FILE, "grpo")],
+        callbacks=callbacks,
     )
 
 
-def run_grpo(cfg: TrainConfig, model_path: str | None = None, out: Path | None = None) -> Path:
-    """Train, then save the judge to ``out`` (default ``cfg.output_dir``); returns the path."""
-    trainer, tokenizer = build_grpo_trainer(cfg, model_path)
+def run_grpo(
+    cfg: TrainConfig,
+    model_path: str | None = None,
+    out: Path | None = None,
+    callbacks: list[Any] | None = None,
+) -> Path:
+    """Train (resuming from the last checkpoint of ``output_dir/checkpoints-grpo`` when
+    ``cfg.resume``), then save the judge to ``out`` (default ``cfg.output_dir``)."""
+    trainer, tokenizer = build_grpo_trainer(cfg, model_path, callbacks)
     resume = last_checkpoint(cfg.stage_dir("grpo")) if cfg.resume else None
     if resume:
         logger.info("Resuming GRPO from %s", resume)

@@ -1,4 +1,5 @@
-"""Training curves from ``metrics.jsonl`` (one row per logged step, written by both stages)."""
+"""Training curves and the end-of-run summary from ``metrics.jsonl`` (one row per logged
+step, written by both stages; held-out accuracy rows from :mod:`grm.training.heldout`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("GRPO verdict accuracy", ("judge/accuracy",)),
     ("GRPO parse-failure rate", ("judge/parse_failure_rate",)),
     ("chain tokens", ("judge/chain_tokens", "completions/mean_length")),
+    ("held-out accuracy k=1", ("heldout/accuracy_k1",)),
+    ("held-out accuracy k=8", ("heldout/accuracy_k8",)),
 )
 
 
@@ -25,7 +28,7 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
         for line in f:
             if line.strip():
                 row = json.loads(line)
-                if "train_runtime" not in row:
+                if "train_runtime" not in row and "event" not in row:
                     rows.append(row)
     return rows
 
@@ -65,3 +68,42 @@ def plot_metrics(
     fig.savefig(png, dpi=110)
     plt.close(fig)
     return png
+
+
+def summarize_run(path: str | Path) -> dict[str, Any]:
+    """The end-of-run summary from a metrics file: per stage, the steps, the last training
+    figures, and the held-out accuracy at the first and last evaluation.
+
+    The held-out rows (``heldout/*``) are the callback's; training figures are the means of
+    the last 10 logged steps (one step of a small batch is noisy).
+    """
+    rows = read_metrics(path)
+    out: dict[str, Any] = {}
+    for stage in ("sft", "grpo"):
+        mine = [r for r in rows if r.get("stage") == stage]
+        if not mine:
+            continue
+        train = [r for r in mine if "loss" in r]
+        tail = train[-10:]
+        keys = (
+            "loss",
+            "reward",
+            "judge/accuracy",
+            "judge/parse_failure_rate",
+            "mean_token_accuracy",
+        )
+        held = [r for r in mine if any(k.startswith("heldout/") for k in r)]
+        out[stage] = {
+            "steps": max((int(r["step"]) for r in mine), default=0),
+            "last_10_steps": {
+                k: sum(r[k] for r in tail if k in r) / n
+                for k in keys
+                if (n := sum(k in r for r in tail))
+            },
+            "heldout": [
+                {"step": r["step"], **{k[8:]: v for k, v in r.items() if k.startswith("heldout/")}}
+                for r in held
+            ],
+            "seconds": max((r.get("time_s", 0.0) for r in mine), default=0.0),
+        }
+    return out

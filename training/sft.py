@@ -56,13 +56,20 @@ def sft_dataset(cfg: TrainConfig) -> Any:
     return Dataset.from_list(rows)
 
 
+def sft_args(cfg: TrainConfig) -> Any:
+    """``trl.SFTConfig`` from grm's defaults and the YAML ``sft`` section."""
+    from trl import SFTConfig
+
+    return SFTConfig(**{**trainer_defaults(cfg, "sft"), **SFT_DEFAULTS, **cfg.sft})
+
+
 def build_sft_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple[Any, Any]:
     """The configured ``trl.SFTTrainer`` and its tokenizer (not yet trained)."""
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     path = resolve_model(model_path or cfg.model)
-    model, tokenizer = load_model(path, cfg.torch_threads)
-    args = SFTConfig(**{**trainer_defaults(cfg, "sft"), **SFT_DEFAULTS, **cfg.sft})
+    args = sft_args(cfg)  # first: under ZeRO-3 it sets up sharded loading
+    model, tokenizer = load_model(path, cfg.torch_threads, cfg.dtype)
     trainer = SFTTrainer(
         model=model,
         args=args,
