@@ -15,10 +15,8 @@ sent unless ``send_seed`` is set; the server's own ``--seed`` then fixes the sam
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
+from grm.inference.retry import ServerRefused, retry_after_seconds, retry_policy
 
 logger = logging.getLogger(__name__)
 
@@ -86,79 +85,6 @@ class RemoteEngineConfig:
             )
 
 
-class ServerRefused(RuntimeError):
-    """A server answered with an error status; ``retryable`` says whether to try again."""
-
-    def __init__(self, url: str, status: int, text: str, retry_after: float | None) -> None:
-        super().__init__(f"{url} answered {status}: {text[:300]}")
-        self.status = status
-        self.retry_after = retry_after
-
-    @property
-    def retryable(self) -> bool:
-        # 408/429/5xx may pass; any other 4xx (bad body, unknown model, auth) never will.
-        return self.status in (408, 429) or self.status >= 500
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date).
-
-    >>> retry_after_seconds("3")
-    3.0
-    >>> retry_after_seconds("soon") is None
-    True
-    """
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-def _should_retry(exc: BaseException) -> bool:
-    if isinstance(exc, ServerRefused):
-        return exc.retryable
-    import httpx
-
-    return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
-
-
-def retry_policy(config: RemoteEngineConfig) -> dict[str, Any]:
-    """Arguments for tenacity (the ``serve`` extra): retry what may pass, back off
-    exponentially with jitter, and wait
-    at least what ``Retry-After`` asks for (capped at ``max_backoff_s``)."""
-    import tenacity
-
-    backoff = tenacity.wait_exponential_jitter(
-        initial=config.backoff_s, max=config.max_backoff_s, jitter=config.backoff_s
-    )
-
-    def wait(state: Any) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        asked = getattr(exc, "retry_after", None)
-        delay = float(backoff(state))
-        if asked is not None:
-            delay = max(delay, float(asked))
-        return float(min(delay, config.max_backoff_s))
-
-    return {
-        "retry": tenacity.retry_if_exception(_should_retry),
-        "stop": tenacity.stop_after_attempt(config.retries + 1),
-        "wait": wait,
-        "reraise": True,
-        "before_sleep": lambda s: logger.warning(
-            "completion request failed (try %d), retrying: %s",
-            s.attempt_number,
-            s.outcome.exception() if s.outcome is not None else "",
-        ),
-    }
-
-
 def _chunks(n: int, parts: int) -> list[range]:
     """Split ``range(n)`` into at most ``parts`` contiguous, near-equal chunks.
 
@@ -210,6 +136,10 @@ class RemoteEngine(ChatTokenizer):
         data = resp.json().get("data") or [{}]
         return dict(data[0])
 
+    def _policy(self) -> dict[str, Any]:
+        c = self.config
+        return retry_policy(c.retries, c.backoff_s, c.max_backoff_s)
+
     def _check(self, url: str, resp: Any) -> dict[str, Any]:
         with self._lock:
             self.requests_per_url[url] += 1
@@ -224,7 +154,7 @@ class RemoteEngine(ChatTokenizer):
 
         urls = self.config.urls
         tries = iter(range(first, first + 10**9))
-        for attempt in tenacity.Retrying(**retry_policy(self.config)):
+        for attempt in tenacity.Retrying(**self._policy()):
             with attempt:
                 url = urls[next(tries) % len(urls)]
                 return self._check(url, self._client.post(f"{url}/v1/completions", json=body))
@@ -237,7 +167,7 @@ class RemoteEngine(ChatTokenizer):
         urls = self.config.urls
         client = self._async_client()
         tries = iter(range(first, first + 10**9))
-        async for attempt in tenacity.AsyncRetrying(**retry_policy(self.config)):
+        async for attempt in tenacity.AsyncRetrying(**self._policy()):
             with attempt:
                 url = urls[next(tries) % len(urls)]
                 resp = await client.post(f"{url}/v1/completions", json=body)
