@@ -114,6 +114,8 @@ class RewardModel:
         self.calibrator_path: str | None = None
         self.meta_rm = meta_rm
         """Rates every chain of :meth:`compare_batch`; the top ``k_meta`` vote (grm.meta)."""
+        self.load_spec: dict[str, Any] | None = None
+        """The :meth:`load` arguments this judge came from (None when built in memory)."""
 
     @classmethod
     def load(
@@ -164,6 +166,20 @@ class RewardModel:
             scorer = meta_rm
         backend = load_engine(name, str(model), **(engine_options or {}))
         rm = cls(backend, template, pointwise_template, judge_config, str(model), meta_rm=scorer)
+        # How to load this judge again in another process (TRL's async GRPO pickles rewards).
+        rm.load_spec = {
+            "model": str(model),
+            "engine": engine,
+            "template": template,
+            "pointwise_template": pointwise_template,
+            "engine_options": dict(engine_options or {}),
+            "calibrator": calibrator if calibrator in (None, True, False) else str(calibrator),
+            "meta_rm": str(meta_rm) if isinstance(meta_rm, (str, Path)) else None,
+            "meta_rm_options": dict(meta_rm_options or {}),
+            **config,
+        }
+        if meta_rm is not None and scorer is meta_rm:  # a scorer object: not re-loadable
+            rm.load_spec = None
         if cal_path is not None:
             from grm.calibration import load_calibrator
 
