@@ -179,6 +179,8 @@ class AsyncVLLMEngine(ChatTokenizer):
             self.llm.shutdown()
         finally:
             self._stop_loop()
+            # Drop it now: its __del__ shuts down again, which fails at interpreter exit.
+            del self.llm
 
 
 @register_engine("vllm-async")

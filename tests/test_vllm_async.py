@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 def test_async_vllm_engine_both_sides_and_abort(default_model_path: Path) -> None:
     from grm.inference import load_engine
 
-    from grm import RewardModel
+    from grm import JudgeConfig, RewardModel
 
     engine = load_engine("vllm-async", str(default_model_path), max_model_len=2048)
     try:
@@ -47,7 +47,7 @@ def test_async_vllm_engine_both_sides_and_abort(default_model_path: Path) -> Non
         # The aborted 8 x 1500-token request no longer holds the engine.
         assert after_cancel < 5.0
         # The judge runs on it unchanged (sync side).
-        rm = RewardModel(engine, max_tokens=8)
+        rm = RewardModel(engine, config=JudgeConfig(max_tokens=8))
         assert rm.compare("2+2?", "4", "5", k=2).k_used == 2
     finally:
         engine.close()
