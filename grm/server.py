@@ -7,7 +7,6 @@ from grm.serve import (
     create_app,
     is_loopback,
     response_of,
-    reward_of,
     serve,
     uvicorn_options,
 )
@@ -17,7 +16,6 @@ __all__ = [
     "create_app",
     "is_loopback",
     "response_of",
-    "reward_of",
     "serve",
     "uvicorn_options",
 ]

@@ -31,7 +31,13 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
-from grm.inference.retry import ServerRefused, retry_after_seconds, retry_policy
+from grm.inference.retry import (
+    ReplicaError,
+    ServerRefused,
+    retry_after_seconds,
+    retry_policy,
+    should_retry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +91,14 @@ class RemoteEngineConfig:
             )
 
 
+def _gave_up(exc: Exception) -> Exception:
+    """After the last try of a retryable failure: one error saying every server failed.
+    A failure that is not retried (a 4xx, a bug) stays itself."""
+    if should_retry(exc):
+        return ReplicaError(f"every server failed; last error: {exc}")
+    return exc
+
+
 def _chunks(n: int, parts: int) -> list[range]:
     """Split ``range(n)`` into at most ``parts`` contiguous, near-equal chunks.
 
@@ -125,11 +139,13 @@ class RemoteEngine(ChatTokenizer):
         self.requests_per_url = dict.fromkeys(self.config.urls, 0)
 
     def _models(self) -> dict[str, Any]:
+        import httpx
+
         url = f"{self.config.urls[0]}/v1/models"
         try:
             resp = self._client.get(url)
             resp.raise_for_status()
-        except Exception as exc:
+        except httpx.HTTPError as exc:  # unreachable, timed out, or an error status
             raise ConnectionError(
                 f"cannot reach {url} ({exc}); start the server (vllm serve MODEL) or fix urls."
             ) from None
@@ -146,7 +162,12 @@ class RemoteEngine(ChatTokenizer):
         if resp.status_code != 200:
             after = retry_after_seconds(resp.headers.get("retry-after"))
             raise ServerRefused(url, resp.status_code, resp.text, after)
-        return dict(resp.json())
+        try:
+            return dict(resp.json())
+        except ValueError:  # a replica answering garbage: try the next one
+            raise ReplicaError(
+                f"{url} answered 200 with a body that is not JSON: {resp.text[:200]}"
+            ) from None
 
     def _post(self, body: dict[str, Any], first: int) -> dict[str, Any]:
         """POST /v1/completions to URL ``first``; each retry goes to the next URL."""
@@ -154,10 +175,13 @@ class RemoteEngine(ChatTokenizer):
 
         urls = self.config.urls
         tries = iter(range(first, first + 10**9))
-        for attempt in tenacity.Retrying(**self._policy()):
-            with attempt:
-                url = urls[next(tries) % len(urls)]
-                return self._check(url, self._client.post(f"{url}/v1/completions", json=body))
+        try:
+            for attempt in tenacity.Retrying(**self._policy()):
+                with attempt:
+                    url = urls[next(tries) % len(urls)]
+                    return self._check(url, self._client.post(f"{url}/v1/completions", json=body))
+        except Exception as exc:
+            raise _gave_up(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _apost(self, body: dict[str, Any], first: int) -> dict[str, Any]:
@@ -167,11 +191,14 @@ class RemoteEngine(ChatTokenizer):
         urls = self.config.urls
         client = self._async_client()
         tries = iter(range(first, first + 10**9))
-        async for attempt in tenacity.AsyncRetrying(**self._policy()):
-            with attempt:
-                url = urls[next(tries) % len(urls)]
-                resp = await client.post(f"{url}/v1/completions", json=body)
-                return self._check(url, resp)
+        try:
+            async for attempt in tenacity.AsyncRetrying(**self._policy()):
+                with attempt:
+                    url = urls[next(tries) % len(urls)]
+                    resp = await client.post(f"{url}/v1/completions", json=body)
+                    return self._check(url, resp)
+        except Exception as exc:
+            raise _gave_up(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _async_client(self) -> Any:

@@ -17,7 +17,11 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-class ServerRefused(RuntimeError):
+class ReplicaError(RuntimeError):
+    """A server answered with an error status or garbage, or every server failed."""
+
+
+class ServerRefused(ReplicaError):
     """A server answered with an error status; ``retryable`` says whether to try again."""
 
     def __init__(self, url: str, status: int, text: str, retry_after: float | None) -> None:
@@ -51,9 +55,12 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-def _should_retry(exc: BaseException) -> bool:
+def should_retry(exc: BaseException) -> bool:
+    """Whether a failure may pass on another try (see the module docstring)."""
     if isinstance(exc, ServerRefused):
         return exc.retryable
+    if isinstance(exc, ReplicaError):
+        return True
     import httpx
 
     return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
@@ -67,9 +74,9 @@ def retry_policy(
     at least what ``Retry-After`` asks for (capped at ``max_backoff_s``)."""
     import tenacity
 
-    backoff = tenacity.wait_exponential_jitter(
-        initial=backoff_s, max=max_backoff_s, jitter=backoff_s
-    )
+    backoff = tenacity.wait_exponential(
+        multiplier=backoff_s, max=max_backoff_s
+    ) + tenacity.wait_random(0, backoff_s)
 
     def wait(state: Any) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -80,7 +87,7 @@ def retry_policy(
         return float(min(delay, max_backoff_s))
 
     return {
-        "retry": tenacity.retry_if_exception(_should_retry),
+        "retry": tenacity.retry_if_exception(should_retry),
         "stop": tenacity.stop_after_attempt(retries + 1),
         "wait": wait,
         "reraise": True,

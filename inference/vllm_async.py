@@ -39,6 +39,7 @@ from grm.inference.vllm_engine import (
     VLLMEngineConfig,
     config_from_options,
     engine_args,
+    on_cpu,
     require_vllm,
     sampling_params,
     to_generation,
@@ -56,6 +57,7 @@ class AsyncVLLMEngine(ChatTokenizer):
     def __init__(self, model: str, config: VLLMEngineConfig | None = None, **kw: Any):
         require_vllm()
         self.config = config = config or config_from_options(kw)
+        self.cpu = on_cpu()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="grm-vllm-loop", daemon=True

@@ -38,6 +38,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from grm.reward_map import NEUTRAL, RewardMapConfig, map_reward
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -92,17 +94,21 @@ def _settings(url: str | None, token: str | None, k: int | None) -> tuple[str, d
     return url, headers, k
 
 
-def _row(out: dict[str, Any] | None) -> dict[str, float]:
-    """A server answer as verl's dict (same keys always)."""
+def _row(out: dict[str, Any] | None, reward: RewardMapConfig = NEUTRAL) -> dict[str, float]:
+    """A server answer as verl's dict (same keys always). The score is P(solution beats the
+    ground truth) through :func:`grm.reward_map.map_reward`; a judgment without any verdict
+    earns ``reward``'s value (0.5 by default: verl needs a float) and is flagged."""
     if out is None:  # an empty solution: not judged
         return {"score": 0.0, "grm_abstained": 0.0, "grm_k_used": 0.0, "grm_failed": 0.0}
     if "error" in out:
         logger.warning("grm could not judge a sample: %s", out["error"])
         return {"score": 0.0, "grm_abstained": 0.0, "grm_k_used": 0.0, "grm_failed": 1.0}
-    p = out.get("probability")
+    no_verdict = out.get("winner") == "none"
+    score = map_reward("pairwise", out.get("probability"), None, no_verdict, reward)
     return {
-        "score": 0.5 if p is None else float(p),
-        "grm_abstained": float(out["abstentions"] == out["k_used"]),
+        # The float-only policies never give None; verl's prime manager needs floats.
+        "score": 0.5 if score is None else score,
+        "grm_abstained": float(no_verdict),
         "grm_k_used": float(out["k_used"]),
         "grm_failed": 0.0,
     }
@@ -147,6 +153,7 @@ def compute_score(
     token: str | None = None,
     k: int | None = None,
     timeout: float = 600.0,
+    reward: RewardMapConfig = NEUTRAL,
     **_: Any,
 ) -> dict[str, float]:
     """Score one solution against its ground truth through a grm server.
@@ -158,7 +165,8 @@ def compute_score(
     if item is None:
         return _row(None)
     base, headers, k = _settings(url, token, k)
-    return _row(_post(f"{base}/judge", {"mode": "compare", **item, "k": k}, headers, timeout))
+    out = _post(f"{base}/judge", {"mode": "compare", **item, "k": k}, headers, timeout)
+    return _row(out, reward)
 
 
 def compute_score_batch(
@@ -170,6 +178,7 @@ def compute_score_batch(
     token: str | None = None,
     k: int | None = None,
     timeout: float = 600.0,
+    reward: RewardMapConfig = NEUTRAL,
     **_: Any,
 ) -> list[dict[str, float]]:
     """verl's ``batch`` manager: the whole batch in ONE request (one engine pass)."""
@@ -192,7 +201,7 @@ def compute_score_batch(
     body = {"mode": "compare", "requests": [items[i] for i in live], "k": k}
     out = _post(f"{base}/judge_batch", body, headers, timeout)
     for i, res in zip(live, out["results"], strict=True):
-        rows[i] = _row(res)
+        rows[i] = _row(res, reward)
     return rows
 
 
@@ -205,6 +214,7 @@ async def compute_score_async(
     token: str | None = None,
     k: int | None = None,
     timeout: float = 600.0,
+    reward: RewardMapConfig = NEUTRAL,
     **_: Any,
 ) -> dict[str, float]:
     """verl's reward loop: awaited per sample, concurrently (the server batches them)."""
@@ -222,7 +232,7 @@ async def compute_score_async(
         async for attempt in tenacity.AsyncRetrying(**retry_policy(RETRIES, 1.0, 30.0)):
             with attempt:
                 out = _raise_for(f"{base}/judge", await client.post(f"{base}/judge", json=body))
-    return _row(out)
+    return _row(out, reward)
 
 
 def compute_score_float(

@@ -13,7 +13,7 @@ import argparse
 import os
 from typing import Any
 
-from grm.cli.judge import add_model_args
+from grm.cli.judge import add_judge_config_args, add_model_args
 
 
 def add_parser(sub: Any) -> None:
@@ -51,30 +51,15 @@ def add_parser(sub: Any) -> None:
         help="seconds before a 504 (keep it under OpenRLHF's 180 s client timeout)",
     )
     p.add_argument("--max-connections", type=int, default=512, help="open connections (503)")
-    p.add_argument(
-        "--engine-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="engine option (repeat), e.g. urls=http://h1:8000,http://h2:8000",
-    )
     add_model_args(p)
+    # --k / --max-k above are the server's (default and cap per request).
+    add_judge_config_args(p, skip={"k", "max_k"})
     p.set_defaults(func=run)
 
 
-def engine_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` flags; a comma makes a list, digits an int."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"--engine-option {pair!r} must be KEY=VALUE.")
-        key, value = pair.split("=", 1)
-        out[key] = value.split(",") if "," in value else int(value) if value.isdigit() else value
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    from grm import RewardModel
+    from grm import JudgeConfig, RewardModel
+    from grm.cli.options import config_overrides, engine_options
     from grm.model import resolve_engine_name
     from grm.serve import ServerConfig, serve
 
@@ -101,11 +86,7 @@ def run(args: argparse.Namespace) -> int:
         engine=engine,
         template=args.template,
         engine_options=engine_options(args.engine_option),
-        max_tokens=args.max_tokens,
-        seed=args.seed,
-        on_unparsed=args.on_unparsed,
-        aggregator=args.aggregator,
-        temperature=args.temperature,
+        **config_overrides(args, JudgeConfig),
     )
     print(
         f"grm serving {rm.model_path} ({rm.engine.name}) on http://{cfg.host}:{cfg.port}",

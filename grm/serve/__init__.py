@@ -14,7 +14,7 @@ if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvic
 if importlib.util.find_spec("prometheus_client") is None:
     raise ImportError("grm.serve needs prometheus_client: pip install 'grm[serve]'.")
 
-from grm.serve.app import create_app, reward_of, serve, uvicorn_options  # noqa: E402
+from grm.serve.app import create_app, serve, uvicorn_options  # noqa: E402
 from grm.serve.config import ServerConfig, is_loopback  # noqa: E402
 from grm.serve.openrlhf import response_of  # noqa: E402
 
@@ -23,7 +23,6 @@ __all__ = [
     "create_app",
     "is_loopback",
     "response_of",
-    "reward_of",
     "serve",
     "uvicorn_options",
 ]

@@ -28,6 +28,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from grm.judge import EngineError
+from grm.reward_map import result_reward
 from grm.serve.admission import Admission, request_chains
 from grm.serve.config import ServerConfig
 from grm.serve.gate import Gate
@@ -71,18 +72,6 @@ class RewardBody(BaseModel):
     prompts: list[str] | None = None
     labels: list[Any] | None = None
     k: int | Literal["auto"] | None = None
-
-
-def reward_of(result: Result) -> float | None:
-    """A result as a reward in [0, 1]: P(response beats the reference) for a pair, the
-    score mapped from 1-10 for a lone response; None when every chain abstained."""
-    if result.k_used and result.abstentions == result.k_used:
-        return None
-    if result.probability is not None:
-        return float(result.probability)
-    if result.scores is not None:
-        return (float(result.scores[0]) - 1.0) / 9.0
-    return None
 
 
 def _kept(fn: Callable[..., list[Result]], *args: Any) -> tuple[list[Result], str | None]:
@@ -304,23 +293,26 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
         cost = ceiling(k) * (len(pairs) + len(singles))
         errors: list[str] = []
 
-        async def run(group: list[tuple[int, JudgeRequest]], fn: Any, share: int) -> None:
+        async def run(
+            group: list[tuple[int, JudgeRequest]], fn: Any, share: int, template: Any
+        ) -> None:
             results, error = await judged(share, fn, [r for _, r in group], k)
             counted(results)
             if error is not None:
                 errors.append(error)
             for (i, _), res in zip(group, results, strict=True):
-                value = reward_of(res)
-                # An all-abstain judgment gets the neutral reward and is flagged in extra_logs.
+                # A judgment without any verdict follows cfg.reward and is flagged in extra_logs.
+                value = result_reward(res, template, cfg.reward)
                 rewards[i] = 0.5 if value is None else value
                 abstain[i] = res.abstentions / res.k_used if res.k_used else 1.0
                 k_used[i] = float(res.k_used)
 
         jobs = []
         if pairs:
-            jobs.append(run(pairs, _compare, ceiling(k) * len(pairs)))
+            jobs.append(run(pairs, _compare, ceiling(k) * len(pairs), judge.template))
         if singles:
-            jobs.append(run(singles, _score, ceiling(k) * len(singles)))
+            share = ceiling(k) * len(singles)
+            jobs.append(run(singles, _score, share, judge.pointwise_template))
         if cost:
             await asyncio.gather(*jobs)
         out: dict[str, Any] = {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from grm.reward_map import NEUTRAL, RewardMapConfig
 
 LOOPBACK_NAMES = ("localhost",)
 #: OpenRLHF's remote reward client gives up on a request after 180 s (aiohttp total timeout,
@@ -64,6 +66,9 @@ class ServerConfig:
     """An idle keep-alive connection is closed after this (uvicorn ``timeout_keep_alive``)."""
     max_header_bytes: int = 16384
     """Largest request head (uvicorn ``h11_max_incomplete_event_size``); more is refused."""
+    reward: RewardMapConfig = field(default_factory=lambda: NEUTRAL)
+    """/get_reward: how a result becomes a reward (grm.reward_map). OpenRLHF needs a float
+    for every query, so a judgment without any verdict earns 0.5 unless set otherwise."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allow_from", tuple(self.allow_from))
@@ -115,6 +120,11 @@ class ServerConfig:
             raise ValueError(
                 f"max_request_chains={self.max_request_chains} is over max_chains="
                 f"{self.max_chains}: such a request could never be admitted; lower it."
+            )
+        if not self.reward.float_only:
+            raise ValueError(
+                "reward.on_abstain='drop' would send null rewards, which OpenRLHF cannot "
+                "use; pass RewardMapConfig(on_abstain='neutral') or on_abstain='value'."
             )
         if self.request_timeout_s <= 0:
             raise ValueError(f"request_timeout_s must be > 0, got {self.request_timeout_s}.")
