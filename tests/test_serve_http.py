@@ -109,17 +109,50 @@ def test_openrlhf_query_parsing_handles_templates_truncation_and_labels() -> Non
 
 def test_a_request_past_its_deadline_aborts_its_engine_work() -> None:
     engine = FaultEngine(p_error=0.0, p_hang=1.0, p_slow=0.0)
+    req = JudgeRequest("q", ("a", "b"))
 
     async def go() -> None:
-        runner = Runner(RewardModel(engine), asyncio.get_running_loop(), workers=2)
-        req = JudgeRequest("q", ("a", "b"))
+        rm = RewardModel(engine)
+        # Awaited on the loop (compare, score) ...
         with pytest.raises(TimeoutError):
-            await runner.run(0.3, lambda judge: judge.compare_batch([req], 2))
+            await asyncio.wait_for(rm.acompare_batch([req], 2), 0.3)
+        # ... and on a worker thread through the bridge (ranking).
+        runner = Runner(rm, asyncio.get_running_loop(), workers=2)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(runner.run(lambda judge: judge.compare_batch([req], 2)), 0.3)
         await asyncio.sleep(0.2)
         runner.close()
 
     asyncio.run(go())
-    assert engine.aborted == 1  # the hanging engine call was cancelled, not left running
+    assert engine.aborted == 2  # each hanging engine call was cancelled, not left running
+
+
+def test_concurrent_async_requests_each_run_their_own_waves() -> None:
+    """Adaptive k per request: requests judged concurrently stop at their own wave."""
+    calls: list[int] = []
+
+    class Counting(FakeEngine):
+        async def agenerate(self, requests: Any, sampling: Any) -> Any:
+            calls.append(len(requests))
+            await asyncio.sleep(0.01)
+            return self.generate(requests, sampling)
+
+        async def achoice_logprobs(self, prompts: Any, choices: Any) -> Any:
+            return self.choice_logprobs(prompts, choices)
+
+    rm = RewardModel(Counting(verdict_script))
+    clean = JudgeRequest("q", ("It is 4.", "4"))  # unanimous: stops after the first wave
+    split = JudgeRequest("q", ("4", "5"))  # position-bound verdicts: never settles
+
+    async def go() -> list[Any]:
+        return await asyncio.gather(
+            rm.acompare_batch([clean], "auto", max_k=8, wave_size=2),
+            rm.acompare_batch([split], "auto", max_k=8, wave_size=2),
+        )
+
+    (a,), (b,) = asyncio.run(go())
+    assert a.k_used < b.k_used == 8
+    assert len(calls) == a.k_used // 2 + b.k_used // 2  # one engine call per request-wave
 
 
 def test_served_judge_leaves_the_callers_engine_alone() -> None:

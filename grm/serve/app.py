@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
@@ -27,6 +27,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from grm.inference.aio import as_async
+from grm.inference.base import AsyncEngine
 from grm.judge import EngineError
 from grm.reward_map import result_reward
 from grm.serve.admission import Admission, request_chains
@@ -74,26 +76,35 @@ class RewardBody(BaseModel):
     k: int | Literal["auto"] | None = None
 
 
-def _kept(fn: Callable[..., list[Result]], *args: Any) -> tuple[list[Result], str | None]:
-    """Run a judging call; when the engine failed after sampling, keep the sampled results."""
+async def _kept(work: Awaitable[list[Result]]) -> tuple[list[Result], str | None]:
+    """Await a judging call; when the engine failed after some chains were sampled, keep
+    the results those chains make (the error goes along)."""
     try:
-        return list(fn(*args)), None
+        return list(await work), None
     except EngineError as err:
         if err.results is not None:
             return list(err.results), str(err)
         raise
 
 
-def _compare(judge: Any, reqs: list[JudgeRequest], k: Any) -> tuple[list[Result], str | None]:
-    return _kept(judge.compare_batch, reqs, k)
-
-
-def _score(judge: Any, reqs: list[JudgeRequest], k: Any) -> tuple[list[Result], str | None]:
-    return _kept(judge.score_batch, reqs, k)
-
-
 def _rank(judge: Any, item: Any, method: str, k: Any) -> Any:
     return judge.rank_batch([item], method, k)[0]
+
+
+class CountingEngine:
+    """An async engine that reports each call to ``on_call(kind)`` (for the metrics)."""
+
+    def __init__(self, engine: AsyncEngine, on_call: Callable[[str], None]) -> None:
+        self.engine = engine
+        self.on_call = on_call
+
+    async def agenerate(self, requests: Any, sampling: Any) -> Any:
+        self.on_call("generate")
+        return await self.engine.agenerate(requests, sampling)
+
+    async def achoice_logprobs(self, prompts: Any, choices: Any) -> Any:
+        self.on_call("choice")
+        return await self.engine.achoice_logprobs(prompts, choices)
 
 
 def _summary(result: Result, chains: bool = False) -> dict[str, Any]:
@@ -112,19 +123,25 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
     admission = Admission(cfg.max_chains)
     tokenizer = getattr(judge.engine, "tokenizer", None)
     special = tuple(getattr(tokenizer, "all_special_tokens", ()) or ())
-    holder: dict[str, Runner] = {}
+    holder: dict[str, Any] = {}
+    aengine = CountingEngine(
+        as_async(judge.engine), lambda kind: metrics.engine_calls.labels(kind).inc()
+    )
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        # Ranking rounds run the sync judging code on worker threads (grm.serve.runner);
+        # compare and score await the wave driver on this loop directly.
         loop = asyncio.get_running_loop()
-        holder["runner"] = Runner(
-            judge,
-            loop,
-            cfg.max_concurrency,
-            on_call=lambda kind: metrics.engine_calls.labels(kind).inc(),
-        )
+        holder["runner"] = Runner(judge, loop, cfg.max_concurrency, aengine=aengine)
         yield
         holder.pop("runner").close()
+
+    def compare(reqs: list[JudgeRequest], k: Any) -> Awaitable[tuple[list[Result], str | None]]:
+        return _kept(judge.acompare_batch(reqs, k, engine=aengine))
+
+    def score(reqs: list[JudgeRequest], k: Any) -> Awaitable[tuple[list[Result], str | None]]:
+        return _kept(judge.ascore_batch(reqs, k, engine=aengine))
 
     app = FastAPI(title="grm", version="0.1.0", lifespan=lifespan)
     app.state.metrics = metrics
@@ -146,7 +163,8 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
                 413, f"{what} has {n} items, over the limit of {cfg.max_items}; split the request."
             )
 
-    async def judged(cost: int, fn: Callable[..., T], *args: Any) -> T:
+    async def judged(cost: int, work: Callable[[], Awaitable[T]]) -> T:
+        """Admit the request by its chains, then await its judging under the deadline."""
         if cost > cfg.max_request_chains:
             metrics.rejected.labels("too_many_chains").inc()
             raise HTTPException(
@@ -166,7 +184,7 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
         metrics.chains_in_flight.set(admission.in_flight)
         metrics.requests_in_flight.inc()
         try:
-            return await holder["runner"].run(cfg.request_timeout_s, fn, *args)
+            return await asyncio.wait_for(work(), cfg.request_timeout_s)
         except (TimeoutError, RequestCancelled):
             metrics.timeouts.inc()
             raise HTTPException(
@@ -230,11 +248,12 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
             raise HTTPException(422, str(exc)) from None
         cost = request_chains(body.mode, n, ceiling(k), body.method)
         if body.mode == "rank":
-            ranking = await judged(cost, _rank, item, body.method, k)
+            runner = holder["runner"]
+            ranking = await judged(cost, lambda: runner.run(_rank, item, body.method, k))
             counted(ranking.results)
             return dict(ranking.summary())
-        fn = _compare if body.mode == "compare" else _score
-        results, error = await judged(cost, fn, [request], k)
+        fn = compare if body.mode == "compare" else score
+        results, error = await judged(cost, lambda: fn([request], k))
         counted(results)
         out = _summary(results[0], body.chains)
         if error is not None:
@@ -255,9 +274,9 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
             except ValueError as exc:
                 answers[i] = {"error": f"requests[{i}]: {exc}"}
         if valid:
-            fn = _compare if body.mode == "compare" else _score
+            fn = compare if body.mode == "compare" else score
             cost = ceiling(k) * len(valid)
-            results, error = await judged(cost, fn, [r for _, r in valid], k)
+            results, error = await judged(cost, lambda: fn([r for _, r in valid], k))
             counted(results)
             for (i, _), res in zip(valid, results, strict=True):
                 answers[i] = _summary(res)
@@ -296,7 +315,7 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
         async def run(
             group: list[tuple[int, JudgeRequest]], fn: Any, share: int, template: Any
         ) -> None:
-            results, error = await judged(share, fn, [r for _, r in group], k)
+            results, error = await judged(share, lambda: fn([r for _, r in group], k))
             counted(results)
             if error is not None:
                 errors.append(error)
@@ -309,10 +328,10 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
 
         jobs = []
         if pairs:
-            jobs.append(run(pairs, _compare, ceiling(k) * len(pairs), judge.template))
+            jobs.append(run(pairs, compare, ceiling(k) * len(pairs), judge.template))
         if singles:
             share = ceiling(k) * len(singles)
-            jobs.append(run(singles, _score, share, judge.pointwise_template))
+            jobs.append(run(singles, score, share, judge.pointwise_template))
         if cost:
             await asyncio.gather(*jobs)
         out: dict[str, Any] = {

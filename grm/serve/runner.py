@@ -1,7 +1,8 @@
-"""Each request judged on its own, its engine calls sent to the async engine at once.
+"""Sync judging code on worker threads, its engine calls awaited on the async engine.
 
-The judging code (templates, prompts, parsing, adaptive waves, ranking rounds) is written
-against the sync engine face. The server runs each request's judging on a worker thread
+Compare and score requests await the wave driver on the event loop directly
+(:meth:`grm.RewardModel.acompare_batch`). Ranking (knockout rounds, round robin) is written
+against the sync engine face, so the server runs a rank request on a worker thread
 with a :class:`BridgeEngine` as its engine: every ``generate`` / ``choice_logprobs`` call is
 scheduled on the server's event loop as an ``await`` on the async engine and the thread
 waits for it. So every request's chains reach the engine the moment it asks for them, and
@@ -130,16 +131,16 @@ class Runner:
         self.judge.engine = BridgeEngine(judge.engine, loop, **bridge)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grm-request")
 
-    async def run(self, timeout: float, fn: Callable[..., T], /, *args: Any, **kw: Any) -> T:
-        """``fn(self.judge, *args, **kw)`` on a worker thread; raises :class:`TimeoutError`
-        past ``timeout`` seconds (after aborting the request's engine work)."""
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kw: Any) -> T:
+        """``fn(self.judge, *args, **kw)`` on a worker thread. Cancelling this (a deadline
+        from ``asyncio.wait_for``, a client gone) aborts the request's engine work."""
         ticket = Ticket()
         ctx = contextvars.copy_context()
         ctx.run(_TICKET.set, ticket)
         call = functools.partial(ctx.run, fn, self.judge, *args, **kw)
         future = asyncio.get_running_loop().run_in_executor(self.pool, call)
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await future
         except BaseException:
             ticket.cancel()  # timeout, client gone, or shutdown: abort its engine work
             raise
