@@ -8,10 +8,6 @@ from dataclasses import dataclass, field
 from grm.reward_map import NEUTRAL, RewardMapConfig
 
 LOOPBACK_NAMES = ("localhost",)
-#: OpenRLHF's remote reward client gives up on a request after 180 s (aiohttp total timeout,
-#: openrlhf/utils/agent.py); grm's own deadline stays below it so the client reads a clear
-#: 504 instead of its own timeout.
-OPENRLHF_CLIENT_TIMEOUT_S = 180.0
 #: Tokens shorter than this are refused at start: a bearer token is the only lock on an
 #: exposed judge.
 MIN_TOKEN_CHARS = 16
@@ -59,7 +55,8 @@ class ServerConfig:
     deadline."""
     request_timeout_s: float = 120.0
     """A request not answered within this gets 504 and its engine work is aborted. Below
-    OpenRLHF's 180 s client timeout."""
+    OpenRLHF's 180 s client timeout (aiohttp total timeout in openrlhf/utils/agent.py), so
+    that client reads a clear 504 rather than its own timeout."""
     max_connections: int = 512
     """Open connections (uvicorn ``limit_concurrency``); more get 503."""
     keep_alive_s: int = 5
