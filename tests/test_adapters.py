@@ -260,3 +260,40 @@ def test_the_pickled_reward_loads_its_judge_in_a_spawned_process(default_model_p
     got = queue.get(timeout=300)
     child.join(timeout=60)
     assert len(got) == 2 and all(r is None or 0.0 <= r <= 1.0 for r in got)
+
+
+@pytest.mark.slow
+def test_online_dpo_trainer_takes_grm_as_its_pair_reward(
+    tmp_path: Path, default_model_path: Path, tf_engine: Any
+) -> None:
+    """One real step of TRL's experimental OnlineDPOTrainer with the pair-mode reward."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
+
+    judge = RewardModel(tf_engine, config=JudgeConfig(max_tokens=4))
+    fn = make_trl_reward(judge, mode="pair", k=1)
+    seen: list[int] = []
+    original = fn.compute
+
+    def counted(prompts: Any, completions: Any, columns: Any) -> Any:
+        seen.append(len(completions))
+        return original(prompts, completions, columns)
+
+    fn.compute = counted  # type: ignore[method-assign]
+    data = Dataset.from_list(
+        [{"prompt": [{"role": "user", "content": f"What is {i} + {i}?"}]} for i in range(2)]
+    )
+    args = OnlineDPOConfig(
+        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2,
+        max_new_tokens=6, report_to="none", use_cpu=True, bf16=False, save_strategy="no",
+        logging_steps=1, seed=0,
+    )  # fmt: skip
+    policy = AutoModelForCausalLM.from_pretrained(str(default_model_path))
+    tok = AutoTokenizer.from_pretrained(str(default_model_path))
+    trainer = OnlineDPOTrainer(
+        model=policy, reward_funcs=[fn], args=args, train_dataset=data, processing_class=tok
+    )
+    trainer.train()
+    assert seen == [4]  # 2 prompts x 2 samples, prompts doubled as OnlineDPO sends them
+    assert any("loss" in h for h in trainer.state.log_history)
