@@ -61,6 +61,7 @@ def offline(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     rm = RewardModel.load(engine="vllm", max_tokens=args.max_tokens)
     load_s = time.perf_counter() - t0
+    print(f"offline: loaded in {load_s:.0f} s", file=sys.stderr, flush=True)
     first = reqs[0]
     rm.compare(first["prompt"], *first["responses"], k=args.k)  # warm-up
     lone = []
@@ -68,9 +69,11 @@ def offline(args: argparse.Namespace) -> dict[str, Any]:
         start = time.perf_counter()
         rm.compare(r["prompt"], *r["responses"], k=args.k)
         lone.append(time.perf_counter() - start)
+    print(f"offline: lone {statistics.median(lone):.2f} s", file=sys.stderr, flush=True)
     start = time.perf_counter()
     results = rm.compare_batch(reqs, k=args.k)
     batch_s = time.perf_counter() - start
+    print(f"offline: batch {batch_s:.1f} s", file=sys.stderr, flush=True)
     rm.close()
     return {
         "load_s": load_s,
@@ -137,6 +140,7 @@ def served(args: argparse.Namespace) -> dict[str, Any]:
             except httpx.HTTPError:
                 time.sleep(1)
         load_s = time.perf_counter() - t0
+        print(f"served: up in {load_s:.0f} s", file=sys.stderr, flush=True)
         body = {**reqs[0], "k": args.k}
         httpx.post(f"{url}/judge", json=body, timeout=300).raise_for_status()  # warm-up
         lone = []
@@ -144,6 +148,7 @@ def served(args: argparse.Namespace) -> dict[str, Any]:
             start = time.perf_counter()
             httpx.post(f"{url}/judge", json={**r, "k": args.k}, timeout=300).raise_for_status()
             lone.append(time.perf_counter() - start)
+        print(f"served: lone {statistics.median(lone):.2f} s", file=sys.stderr, flush=True)
         out = asyncio.run(load(url, reqs, args.k, args.clients))
         return {"load_s": load_s, "lone_s": statistics.median(lone), **out}
     finally:
@@ -167,10 +172,11 @@ def main() -> int:
     child = [sys.executable, os.path.abspath(__file__), "--phase", "offline",
              "--requests", str(args.requests), "--k", str(args.k),
              "--max-tokens", str(args.max_tokens), "--seed", str(args.seed)]  # fmt: skip
-    done = subprocess.run(child, capture_output=True, text=True, check=False)
+    done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode:
-        raise SystemExit(f"offline phase failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"offline phase failed (exit {done.returncode}); see stderr above")
     off = json.loads(done.stdout.strip().splitlines()[-1])
+    print("offline:", json.dumps(off), file=sys.stderr, flush=True)
     srv = served(args)
     report = {
         "command": "python " + " ".join(sys.argv),
