@@ -135,3 +135,24 @@ def test_a_trl_reward_rejects_a_misspelled_judge_override_at_construction() -> N
         UnknownOptionError, match=r"override 'max_tokns' \(did you mean 'max_tokens'"
     ):
         TRLRewardConfig(overrides={"max_tokns": 8})
+
+
+@pytest.mark.parametrize(
+    ("argv", "module", "expected"),
+    [
+        (["eval", "d.jsonl", "--k", "4", "--max-tokens", "8"], "grm.cli.eval", {"max_tokens": 8}),
+        (
+            ["serve", "--k", "4", "--max-k", "32", "--temperature", "0.2"],
+            "grm.cli.serve",
+            {"temperature": 0.2},
+        ),
+    ],
+)
+def test_a_commands_own_flags_never_reach_the_judge_config(
+    argv: list[str], module: str, expected: dict[str, object]
+) -> None:
+    import importlib
+
+    own = importlib.import_module(module).OWN_FLAGS
+    args = build_parser().parse_args(argv)
+    assert config_overrides(args, JudgeConfig, skip=own) == expected

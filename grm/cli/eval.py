@@ -19,6 +19,9 @@ from typing import Any
 
 from grm.cli.judge import add_judge_config_args, add_meta_args, add_model_args
 
+#: JudgeConfig fields this command declares itself: --k is the report's largest k.
+OWN_FLAGS = frozenset({"k"})
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate a judge on labelled pairs (accuracy, k, calibration)")
@@ -34,7 +37,7 @@ def add_parser(sub: Any) -> None:
     add_model_args(p)
     add_meta_args(p)
     # k is the report's largest k (accuracy vs k is resampled from one pass): eval's own.
-    add_judge_config_args(p, skip={"k"})
+    add_judge_config_args(p, skip=OWN_FLAGS)
     p.set_defaults(func=run)
 
 
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from grm.config import JudgeConfig
     from grm.evaluation import EvalConfig, evaluate, load_items, write_report
 
-    options = config_overrides(args, JudgeConfig)
+    options = config_overrides(args, JudgeConfig, skip=OWN_FLAGS)
     cfg = EvalConfig(
         k=args.k,
         batch_size=args.batch_size,

@@ -135,9 +135,13 @@ def add_config_args(
         parser.add_argument("--" + f.name.replace("_", "-"), **kw)
 
 
-def config_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The fields of ``cls`` the user set on the command line."""
-    names = {f.name for f in dataclasses.fields(cls)}
+def config_overrides(
+    args: argparse.Namespace, cls: type, skip: Collection[str] = ()
+) -> dict[str, Any]:
+    """The fields of ``cls`` the user set on the command line; ``skip`` names the fields a
+    command declares itself under the same name (its own ``--k``, say), as given to
+    :func:`add_config_args`."""
+    names = {f.name for f in dataclasses.fields(cls)} - set(skip)
     return {k: v for k, v in vars(args).items() if k in names}
 
 

@@ -15,6 +15,10 @@ from typing import Any
 
 from grm.cli.judge import add_judge_config_args, add_model_args
 
+#: JudgeConfig fields this command declares itself: --k and --max-k are the server's
+#: default chains and per-request cap (ServerConfig), not the judge's.
+OWN_FLAGS = frozenset({"k", "max_k"})
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the judge over HTTP (OpenRLHF-compatible rewards)")
@@ -53,7 +57,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-connections", type=int, default=512, help="open connections (503)")
     add_model_args(p)
     # --k / --max-k above are the server's (default and cap per request).
-    add_judge_config_args(p, skip={"k", "max_k"})
+    add_judge_config_args(p, skip=OWN_FLAGS)
     p.set_defaults(func=run)
 
 
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         engine=engine,
         template=args.template,
         engine_options=engine_options(args.engine_option),
-        **config_overrides(args, JudgeConfig),
+        **config_overrides(args, JudgeConfig, skip=OWN_FLAGS),
     )
     print(
         f"grm serving {rm.model_path} ({rm.engine.name}) on http://{cfg.host}:{cfg.port}",
