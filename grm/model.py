@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from grm.config import UNSET, JudgeConfig
 from grm.driver import ChainWeigher, judge_batch
-from grm.inference.base import Engine, load_engine
+from grm.inference.base import AsyncEngine, Engine, load_engine
 from grm.judge import EngineError
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
@@ -114,6 +114,8 @@ class RewardModel:
         self.calibrator_path: str | None = None
         self.meta_rm = meta_rm
         """Rates every chain of :meth:`compare_batch`; the top ``k_meta`` vote (grm.meta)."""
+        self.load_spec: dict[str, Any] | None = None
+        """The :meth:`load` arguments this judge came from (None when built in memory)."""
 
     @classmethod
     def load(
@@ -164,6 +166,20 @@ class RewardModel:
             scorer = meta_rm
         backend = load_engine(name, str(model), **(engine_options or {}))
         rm = cls(backend, template, pointwise_template, judge_config, str(model), meta_rm=scorer)
+        # How to load this judge again in another process (TRL's async GRPO pickles rewards).
+        rm.load_spec = {
+            "model": str(model),
+            "engine": engine,
+            "template": template,
+            "pointwise_template": pointwise_template,
+            "engine_options": dict(engine_options or {}),
+            "calibrator": calibrator if calibrator in (None, True, False) else str(calibrator),
+            "meta_rm": str(meta_rm) if isinstance(meta_rm, (str, Path)) else None,
+            "meta_rm_options": dict(meta_rm_options or {}),
+            **config,
+        }
+        if meta_rm is not None and scorer is meta_rm:  # a scorer object: not re-loadable
+            rm.load_spec = None
         if cal_path is not None:
             from grm.calibration import load_calibrator
 
@@ -189,23 +205,95 @@ class RewardModel:
         Finishing (the meta-RM vote, then calibration) applies to the results an
         :class:`EngineError` recovered as well, so they read like any other result.
         """
-        weigh: ChainWeigher | None = None
-        scorer = self.meta_rm
-        if scorer is not None:
-            from grm.meta import rate_chains
-
-            def weigh(
-                rs: Sequence[JudgeRequest], chains: Sequence[Sequence[Chain]]
-            ) -> list[list[Chain]]:
-                return rate_chains(scorer, rs, chains)
-
         try:
-            results = judge_batch(self.engine, self.template, reqs, cfg, weigh)
+            results = judge_batch(self.engine, self.template, reqs, cfg, self._weigher())
         except EngineError as err:
             if err.results is not None:
                 err.results = self._finish(err.results, reqs, cfg)
             raise
         return self._finish(results, reqs, cfg)
+
+    def _weigher(self) -> ChainWeigher | None:
+        """The meta RM's chain rating for the stopping rule, when one is loaded."""
+        scorer = self.meta_rm
+        if scorer is None:
+            return None
+        from grm.meta import rate_chains
+
+        def weigh(
+            rs: Sequence[JudgeRequest], chains: Sequence[Sequence[Chain]]
+        ) -> list[list[Chain]]:
+            return rate_chains(scorer, rs, chains)
+
+        return weigh
+
+    async def acompare_batch(
+        self,
+        requests: Sequence[RequestLike],
+        k: K | None = None,
+        engine: AsyncEngine | None = None,
+        **overrides: Any,
+    ) -> list[Result]:
+        """The async :meth:`compare_batch`: each wave's engine calls are awaited.
+
+        ``engine`` is the async side to await (default: the judge engine's own, or its
+        sync side on a worker thread). Many concurrent calls each run their own waves
+        (adaptive k per request); the engine batches whatever is in flight (vLLM's
+        continuous batching). Cancelling the call cancels its pending engine awaits.
+        """
+        reqs = [as_request(r, i) for i, r in enumerate(requests)]
+        cfg = self._config(k, overrides)
+        return await self._ajudge(self.template, reqs, cfg, engine, finish=True)
+
+    async def ascore_batch(
+        self,
+        requests: Sequence[RequestLike],
+        k: K | None = None,
+        engine: AsyncEngine | None = None,
+        **overrides: Any,
+    ) -> list[Result]:
+        """The async :meth:`score_batch` (see :meth:`acompare_batch`)."""
+        reqs = [as_request(r, i) for i, r in enumerate(requests)]
+        cfg = self._config(k, overrides)
+        return await self._ajudge(self.pointwise_template, reqs, cfg, engine, finish=False)
+
+    async def _ajudge(
+        self,
+        template: Template,
+        reqs: list[JudgeRequest],
+        cfg: JudgeConfig,
+        engine: AsyncEngine | None,
+        finish: bool,
+    ) -> list[Result]:
+        from grm.driver import WaveDriver, arun
+        from grm.judge import Generate
+
+        aengine = engine or self._async_engine()
+
+        async def call(op: Any) -> Any:
+            if isinstance(op, Generate):
+                return await aengine.agenerate(op.requests, op.sampling)
+            return await aengine.achoice_logprobs(op.prompts, op.choices)
+
+        # The driver uses the engine object only to render and count tokens (sync, local).
+        driver = WaveDriver(self.engine, template, reqs, cfg, self._weigher() if finish else None)
+        try:
+            results = await arun(driver.steps(), call)
+        except EngineError as err:
+            if finish and err.results is not None:
+                err.results = self._finish(err.results, reqs, cfg)
+            raise
+        return self._finish(results, reqs, cfg) if finish else results
+
+    def _async_engine(self) -> AsyncEngine:
+        """The engine's async side, made once (a sync engine gets one worker thread)."""
+        cached = getattr(self, "_aengine", None)
+        if cached is None or getattr(cached, "engine", cached) is not self.engine:
+            from grm.inference.aio import as_async
+
+            cached = as_async(self.engine)
+            self._aengine = cached
+        return cached
 
     def _finish(
         self, results: list[Result], reqs: Sequence[JudgeRequest], cfg: JudgeConfig

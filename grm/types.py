@@ -33,11 +33,54 @@ def prompt_text(prompt: Prompt) -> str:
     return "\n".join(lines)
 
 
+def _content_text(content: object) -> str:
+    """Message content: a string, or a list of parts (only the text parts are read)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def _tool_calls_text(calls: object) -> str:
+    """Tool calls as text lines: ``[tool call] name({"arg": 1})``."""
+    import json
+
+    lines = []
+    for call in calls if isinstance(calls, list) else []:
+        fn = call.get("function", call) if isinstance(call, dict) else {}
+        args = fn.get("arguments", {}) if isinstance(fn, dict) else {}
+        if not isinstance(args, str):
+            args = json.dumps(args, ensure_ascii=False, sort_keys=True)
+        name = fn.get("name", "?") if isinstance(fn, dict) else "?"
+        lines.append(f"[tool call] {name}({args})")
+    return "\n".join(lines)
+
+
 def response_text(response: str | Sequence[Message]) -> str:
-    """A response may be a string or a message list (TRL's conversational completions)."""
+    """A response may be a string or a message list (TRL's conversational completions).
+
+    An assistant message that only calls tools has ``content`` None: its tool calls are
+    what it said, so they are shown as text.
+
+    >>> response_text([{"role": "assistant", "content": None,
+    ...                 "tool_calls": [{"function": {"name": "add", "arguments": {"a": 1}}}]}])
+    '[tool call] add({"a": 1})'
+    """
     if isinstance(response, str):
         return response
-    return "\n".join(str(m.get("content", "")) for m in response if isinstance(m, dict))
+    parts = []
+    for m in response:
+        if not isinstance(m, dict):
+            continue
+        text = "\n".join(
+            t for t in (_content_text(m.get("content")), _tool_calls_text(m.get("tool_calls"))) if t
+        )
+        if text:
+            parts.append(text)
+    return "\n".join(parts)
 
 
 @dataclass(frozen=True)

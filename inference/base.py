@@ -104,6 +104,30 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class AsyncEngine(Protocol):
+    """The async side of :class:`Engine`: the same two calls, awaited.
+
+    Each awaited call is one request to the backend; concurrent calls from many clients are
+    batched by the backend itself (vLLM's continuous batching in ``AsyncLLM``, or a remote
+    server's). Cancelling the awaiting task aborts the backend work where the backend can
+    (vLLM aborts the request; an HTTP request is dropped). Engines that have only the sync
+    side get one through :func:`grm.inference.aio.as_async` (a worker thread).
+    """
+
+    async def agenerate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        """Sample ``r.n`` chains for every request; one await, however the backend splits it."""
+        ...
+
+    async def achoice_logprobs(
+        self, prompts: Sequence[str], choices: Sequence[str]
+    ) -> list[list[float]]:
+        """The async :meth:`Engine.choice_logprobs`."""
+        ...
+
+
 class ChatTokenizer:
     """Chat rendering and token counting shared by engines that hold an HF ``tokenizer``.
 

@@ -14,6 +14,7 @@ sent unless ``send_seed`` is set; the server's own ``--seed`` then fixes the sam
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Sequence
@@ -30,15 +31,18 @@ from grm.inference.base import (
     choice_token_ids,
     register_engine,
 )
+from grm.inference.retry import (
+    ReplicaError,
+    ServerRefused,
+    retry_after_seconds,
+    retry_policy,
+    should_retry,
+)
 
 logger = logging.getLogger(__name__)
 
 #: Top log-probabilities asked for per step (vLLM's default ``--max-logprobs`` is 20).
 TOP_LOGPROBS = 20
-
-
-class ReplicaError(RuntimeError):
-    """A server answered with an error status, or every server failed."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,15 @@ class RemoteEngineConfig:
     """Context length; None reads ``max_model_len`` from /v1/models (4096 if absent)."""
     send_seed: bool = False
     """Send the sampling seed per request (fails on vLLM-CPU; fine on GPU servers)."""
-    retries: int = 1
-    """Times a failed request is retried on the next URL."""
+    retries: int = 3
+    """Times a failed request is retried (each retry on the next URL). Only failures that
+    may pass are retried: connection errors, timeouts, 408, 429 and 5xx; another 4xx is the
+    request's own fault and fails at once."""
+    backoff_s: float = 0.5
+    """First retry delay; it doubles each retry (with jitter) up to ``max_backoff_s``.
+    A server's ``Retry-After`` header takes precedence."""
+    max_backoff_s: float = 30.0
+    """Longest wait between two tries, ``Retry-After`` included."""
 
     def __post_init__(self) -> None:
         urls = (self.urls,) if isinstance(self.urls, str) else tuple(self.urls)
@@ -73,6 +84,19 @@ class RemoteEngineConfig:
             raise ValueError(
                 f"timeout_s must be > 0 and retries >= 0, got {self.timeout_s}, {self.retries}."
             )
+        if self.backoff_s < 0 or self.max_backoff_s < self.backoff_s:
+            raise ValueError(
+                f"backoff_s must be >= 0 and max_backoff_s >= backoff_s, got {self.backoff_s} "
+                f"and {self.max_backoff_s}."
+            )
+
+
+def _gave_up(exc: Exception) -> Exception:
+    """After the last try of a retryable failure: one error saying every server failed.
+    A failure that is not retried (a 4xx, a bug) stays itself."""
+    if should_retry(exc):
+        return ReplicaError(f"every server failed; last error: {exc}")
+    return exc
 
 
 def _chunks(n: int, parts: int) -> list[range]:
@@ -102,7 +126,9 @@ class RemoteEngine(ChatTokenizer):
             kw["urls"] = tuple(u for u in kw["urls"].split(",") if u)
         self.config = config or RemoteEngineConfig(**kw)
         headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        self._headers = headers
         self._client = httpx.Client(timeout=self.config.timeout_s, headers=headers)
+        self._aclients: dict[Any, Any] = {}
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         info = self._models()
         self.model_name = self.config.served_model_name or info.get("id") or model
@@ -126,49 +152,92 @@ class RemoteEngine(ChatTokenizer):
         data = resp.json().get("data") or [{}]
         return dict(data[0])
 
+    def _policy(self) -> dict[str, Any]:
+        c = self.config
+        return retry_policy(c.retries, c.backoff_s, c.max_backoff_s)
+
+    def _check(self, url: str, resp: Any) -> dict[str, Any]:
+        with self._lock:
+            self.requests_per_url[url] += 1
+        if resp.status_code != 200:
+            after = retry_after_seconds(resp.headers.get("retry-after"))
+            raise ServerRefused(url, resp.status_code, resp.text, after)
+        try:
+            return dict(resp.json())
+        except ValueError:  # a replica answering garbage: try the next one
+            raise ReplicaError(
+                f"{url} answered 200 with a body that is not JSON: {resp.text[:200]}"
+            ) from None
+
     def _post(self, body: dict[str, Any], first: int) -> dict[str, Any]:
-        """POST /v1/completions to URL ``first``, moving to the next URL on failure.
-
-        A failure is a transport error, a non-200 status or a body that is not JSON; any
-        other error is a bug and propagates at once.
-        """
-        import json
-
-        import httpx
+        """POST /v1/completions to URL ``first``; each retry goes to the next URL."""
+        import tenacity
 
         urls = self.config.urls
-        error: Exception | None = None
-        for attempt in range(self.config.retries + 1):
-            url = urls[(first + attempt) % len(urls)]
-            try:
-                resp = self._client.post(f"{url}/v1/completions", json=body)
-                with self._lock:
-                    self.requests_per_url[url] += 1
-                if resp.status_code != 200:
-                    raise ReplicaError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
-                return dict(resp.json())
-            except (httpx.HTTPError, ReplicaError, json.JSONDecodeError) as exc:
-                # A replica down, overloaded or answering garbage: try the next one.
-                logger.warning("completion request to %s failed: %s", url, exc)
-                error = exc
-        raise ReplicaError(f"every server failed; last error: {error}")
+        tries = iter(range(first, first + 10**9))
+        try:
+            for attempt in tenacity.Retrying(**self._policy()):
+                with attempt:
+                    url = urls[next(tries) % len(urls)]
+                    return self._check(url, self._client.post(f"{url}/v1/completions", json=body))
+        except Exception as exc:
+            raise _gave_up(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _apost(self, body: dict[str, Any], first: int) -> dict[str, Any]:
+        """The async :meth:`_post`, over one shared ``httpx.AsyncClient`` per event loop."""
+        import tenacity
+
+        urls = self.config.urls
+        client = self._async_client()
+        tries = iter(range(first, first + 10**9))
+        try:
+            async for attempt in tenacity.AsyncRetrying(**self._policy()):
+                with attempt:
+                    url = urls[next(tries) % len(urls)]
+                    resp = await client.post(f"{url}/v1/completions", json=body)
+                    return self._check(url, resp)
+        except Exception as exc:
+            raise _gave_up(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _async_client(self) -> Any:
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(timeout=self.config.timeout_s, headers=self._headers)
+            self._aclients[loop] = client
+        return client
+
+    def _starts(self, count: int) -> int:
+        """The URL index the next ``count`` bodies start from (round robin)."""
+        with self._lock:
+            start = self._next
+            self._next = (self._next + count) % len(self.config.urls)
+        return start
 
     def _spread(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send the bodies concurrently, starting from the next URL in turn."""
-        with self._lock:
-            start = self._next
-            self._next = (self._next + len(bodies)) % len(self.config.urls)
+        start = self._starts(len(bodies))
         futures = [self._pool.submit(self._post, b, start + i) for i, b in enumerate(bodies)]
         return [f.result() for f in futures]
+
+    async def _aspread(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        start = self._starts(len(bodies))
+        return list(
+            await asyncio.gather(*(self._apost(b, start + i) for i, b in enumerate(bodies)))
+        )
 
     def _base(self, prompts: list[str], **params: Any) -> dict[str, Any]:
         # The prompt is already rendered with its special tokens: add none.
         return {"model": self.model_name, "prompt": prompts, "add_special_tokens": False, **params}
 
-    def generate(
+    def _generate_plan(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
-    ) -> list[Generation]:
-        """One concurrent round of HTTP requests: grouped by n, each group split over URLs."""
+    ) -> tuple[list[tuple[int, list[int]]], list[dict[str, Any]]]:
+        """Bodies grouped by n, each group split over the URLs."""
         params: dict[str, Any] = {
             "temperature": sampling.temperature,
             "top_p": sampling.top_p if sampling.temperature > 0 else 1.0,
@@ -184,8 +253,16 @@ class RemoteEngine(ChatTokenizer):
             for chunk in _chunks(len(idxs), len(self.config.urls)):
                 plan.append((n, [idxs[j] for j in chunk]))
         bodies = [self._base([requests[i].prompt for i in idxs], n=n, **params) for n, idxs in plan]
+        return plan, bodies
+
+    def _generations(
+        self,
+        requests: Sequence[GenRequest],
+        plan: list[tuple[int, list[int]]],
+        outs: list[dict[str, Any]],
+    ) -> list[Generation]:
         results: list[Generation | None] = [None] * len(requests)
-        for (n, idxs), out in zip(plan, self._spread(bodies), strict=True):
+        for (n, idxs), out in zip(plan, outs, strict=True):
             choices = sorted(out["choices"], key=lambda c: c["index"])
             if len(choices) != n * len(idxs):
                 raise RuntimeError(
@@ -199,11 +276,21 @@ class RemoteEngine(ChatTokenizer):
                 results[i] = Generation(self.count_tokens(requests[i].prompt), comps)
         return [r for r in results if r is not None]
 
-    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        """Top-20 log-probabilities of one greedy step; a choice outside them gets the
-        smallest returned value (an upper bound on its log-probability)."""
-        if not prompts:
-            return []
+    def generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        """One concurrent round of HTTP requests: grouped by n, each group split over URLs."""
+        plan, bodies = self._generate_plan(requests, sampling)
+        return self._generations(requests, plan, self._spread(bodies))
+
+    async def agenerate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        """The async :meth:`generate` (the servers batch concurrent callers themselves)."""
+        plan, bodies = self._generate_plan(requests, sampling)
+        return self._generations(requests, plan, await self._aspread(bodies))
+
+    def _choice_plan(self, prompts: Sequence[str]) -> tuple[list[range], list[dict[str, Any]]]:
         parts = _chunks(len(prompts), len(self.config.urls))
         bodies = [
             self._base(
@@ -215,8 +302,17 @@ class RemoteEngine(ChatTokenizer):
             )
             for part in parts
         ]
+        return parts, bodies
+
+    def _choice_values(
+        self,
+        prompts: Sequence[str],
+        choices: Sequence[str],
+        parts: list[range],
+        outs: list[dict[str, Any]],
+    ) -> list[list[float]]:
         result: list[list[float]] = []
-        for part, out in zip(parts, self._spread(bodies), strict=True):
+        for part, out in zip(parts, outs, strict=True):
             for i, c in zip(part, sorted(out["choices"], key=lambda c: c["index"]), strict=True):
                 ids = choice_token_ids(self.encode, prompts[i][-64:], choices)
                 top = ((c.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
@@ -224,6 +320,22 @@ class RemoteEngine(ChatTokenizer):
                 floor = min(by_id.values(), default=-100.0)
                 result.append([by_id.get(t, floor) for t in ids])
         return result
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        """Top-20 log-probabilities of one greedy step; a choice outside them gets the
+        smallest returned value (an upper bound on its log-probability)."""
+        if not prompts:
+            return []
+        parts, bodies = self._choice_plan(prompts)
+        return self._choice_values(prompts, choices, parts, self._spread(bodies))
+
+    async def achoice_logprobs(
+        self, prompts: Sequence[str], choices: Sequence[str]
+    ) -> list[list[float]]:
+        if not prompts:
+            return []
+        parts, bodies = self._choice_plan(prompts)
+        return self._choice_values(prompts, choices, parts, await self._aspread(bodies))
 
     def _token_id(self, key: str) -> int:
         """vLLM spells a token ``token_id:123`` when asked; fall back to the text."""
@@ -235,6 +347,11 @@ class RemoteEngine(ChatTokenizer):
     def close(self) -> None:
         self._pool.shutdown(wait=False)
         self._client.close()
+        # Async clients belong to their event loops; a loop that is gone took its sockets.
+        for loop, client in list(self._aclients.items()):
+            if not loop.is_closed() and loop.is_running():
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+        self._aclients.clear()
 
 
 @register_engine("remote")

@@ -91,6 +91,65 @@ def require_vllm() -> None:
         )
 
 
+def config_from_options(kw: dict[str, Any]) -> VLLMEngineConfig:
+    """A config from engine options; names it does not know go to ``extra`` (to vLLM)."""
+    known = VLLMEngineConfig.__dataclass_fields__
+    extra = {k: kw.pop(k) for k in list(kw) if k not in known}
+    return VLLMEngineConfig(**kw, extra={**kw.pop("extra", {}), **extra})
+
+
+def engine_args(model: str, config: VLLMEngineConfig) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM`` or ``vllm.AsyncEngineArgs`` (the CPU defaults)."""
+    cpu = on_cpu()
+    args: dict[str, Any] = {
+        "model": model,
+        "gpu_memory_utilization": config.gpu_memory_utilization or (0.15 if cpu else 0.85),
+        "enforce_eager": cpu if config.enforce_eager is None else config.enforce_eager,
+        "enable_prefix_caching": config.enable_prefix_caching,
+        "dtype": config.dtype,
+        "seed": config.seed,
+        "max_logprobs": TOP_LOGPROBS,
+    }
+    if config.max_model_len is not None:
+        args["max_model_len"] = config.max_model_len
+    # The TIP thought-switch penalty; a no-op for requests that do not ask for it.
+    from grm.inference.vllm_tip import TIP_PROCESSOR_FQCN
+
+    args["logits_processors"] = [TIP_PROCESSOR_FQCN]
+    args.update(config.extra)
+    return args
+
+
+def sampling_params(engine: ChatTokenizer, n: int, sampling: SamplingConfig, **kw: Any) -> Any:
+    """vLLM ``SamplingParams`` for ``n`` chains (with the TIP penalty when it is on)."""
+    from vllm import SamplingParams
+
+    extra_args = None
+    if sampling.tip_on:
+        from grm.inference.tip import switch_token_ids
+        from grm.inference.vllm_tip import tip_extra_args
+
+        ids = switch_token_ids(engine.encode, sampling.tip_words)
+        extra_args = tip_extra_args(ids, sampling.tip_alpha, sampling.tip_beta)
+    return SamplingParams(
+        n=n,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
+        max_tokens=sampling.max_tokens,
+        seed=per_request_seed(sampling.seed, getattr(engine, "cpu", True)),
+        extra_args=extra_args,
+        **kw,
+    )
+
+
+def to_generation(out: Any) -> Generation:
+    """A vLLM ``RequestOutput`` as a :class:`Generation`."""
+    return Generation(
+        prompt_tokens=len(out.prompt_token_ids or []),
+        completions=[Completion(c.text, len(c.token_ids), c.finish_reason) for c in out.outputs],
+    )
+
+
 class VLLMEngine(ChatTokenizer):
     name = "vllm"
 
@@ -98,30 +157,9 @@ class VLLMEngine(ChatTokenizer):
         require_vllm()
         from vllm import LLM
 
-        if config is None:
-            known = VLLMEngineConfig.__dataclass_fields__
-            extra = {k: kw.pop(k) for k in list(kw) if k not in known}
-            config = VLLMEngineConfig(**kw, extra={**kw.pop("extra", {}), **extra})
-        self.config = config
-        cpu = on_cpu()
-        self.cpu = cpu
-        args: dict[str, Any] = {
-            "model": model,
-            "gpu_memory_utilization": config.gpu_memory_utilization or (0.15 if cpu else 0.85),
-            "enforce_eager": cpu if config.enforce_eager is None else config.enforce_eager,
-            "enable_prefix_caching": config.enable_prefix_caching,
-            "dtype": config.dtype,
-            "seed": config.seed,
-            "max_logprobs": TOP_LOGPROBS,
-        }
-        if config.max_model_len is not None:
-            args["max_model_len"] = config.max_model_len
-        # The TIP thought-switch penalty; a no-op for requests that do not ask for it.
-        from grm.inference.vllm_tip import TIP_PROCESSOR_FQCN
-
-        args["logits_processors"] = [TIP_PROCESSOR_FQCN]
-        args.update(config.extra)
-        self.llm = LLM(**args)
+        self.config = config = config or config_from_options(kw)
+        self.cpu = on_cpu()
+        self.llm = LLM(**engine_args(model, config))
         self.tokenizer = self.llm.get_tokenizer()
         self.max_context = int(self.llm.llm_engine.model_config.max_model_len)
         # Prefill accounting per call kind, to show repeated prompts (adaptive waves) hit the
@@ -135,39 +173,12 @@ class VLLMEngine(ChatTokenizer):
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
     ) -> list[Generation]:
-        from vllm import SamplingParams
-
-        extra_args = None
-        if sampling.tip_on:
-            from grm.inference.tip import switch_token_ids
-            from grm.inference.vllm_tip import tip_extra_args
-
-            ids = switch_token_ids(self.encode, sampling.tip_words)
-            extra_args = tip_extra_args(ids, sampling.tip_alpha, sampling.tip_beta)
-        params = [
-            SamplingParams(
-                n=r.n,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
-                max_tokens=sampling.max_tokens,
-                seed=per_request_seed(sampling.seed, self.cpu),
-                extra_args=extra_args,
-            )
-            for r in requests
-        ]
+        params = [sampling_params(self, r.n, sampling) for r in requests]
         outputs = self.llm.generate(
             self._prompts([r.prompt for r in requests]), params, use_tqdm=False
         )
         self._count("generate", outputs)
-        return [
-            Generation(
-                prompt_tokens=len(out.prompt_token_ids or []),
-                completions=[
-                    Completion(c.text, len(c.token_ids), c.finish_reason) for c in out.outputs
-                ],
-            )
-            for out in outputs
-        ]
+        return [to_generation(out) for out in outputs]
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
         """Read from the top-20 next-token log-probabilities of one greedy step.

@@ -2,9 +2,9 @@
 
 Starts a server process on 127.0.0.1 (or uses ``--url``), sends ``--requests`` POST /judge
 and /get_reward requests from ``--clients`` concurrent clients, and reports requests per
-second, p50/p99 latency, status codes, how many engine calls served them (from /metrics:
-the batching) and whether any request was lost or answered 5xx. Every request has a
-deadline, and the whole run stops at ``--max-seconds``.
+second, p50/p99 latency, status codes, the engine calls, failures and timeouts (from
+/metrics) and whether any request was lost or answered 5xx. Every request has a deadline,
+and the whole run stops at ``--max-seconds``.
 
     .venv/bin/python scripts/loadtest_server.py --requests 500 --clients 32
     .venv/bin/python scripts/loadtest_server.py --url http://127.0.0.1:8000 --token ...
@@ -40,7 +40,6 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     cmd = [
         sys.executable, "-m", "grm.cli", "serve", "--port", str(port), "--engine", args.engine,
         "--k", str(args.k), "--max-tokens", str(args.max_tokens),
-        "--batch-window-ms", str(args.window_ms), "--max-batch", str(args.max_batch),
     ]  # fmt: skip
     if args.token:
         cmd += ["--token", args.token]
@@ -66,7 +65,7 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
 
 
 def metric(text: str, name: str) -> float:
-    m = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
+    m = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.M)
     return float(m.group(1)) if m else 0.0
 
 
@@ -139,8 +138,6 @@ def main() -> int:
     p.add_argument("--engine", default="transformers")
     p.add_argument("--k", type=int, default=2)
     p.add_argument("--max-tokens", type=int, default=8)
-    p.add_argument("--window-ms", type=float, default=10.0)
-    p.add_argument("--max-batch", type=int, default=128)
     p.add_argument("--request-timeout", type=float, default=600.0)
     p.add_argument("--max-seconds", type=float, default=1800.0)
     p.add_argument("--seed", type=int, default=0)
@@ -169,10 +166,10 @@ def main() -> int:
     calls = {
         name: metric(after, name) - metric(before, name)
         for name in (
-            "grm_engine_generate_calls_total",
-            "grm_engine_choice_logprobs_calls_total",
-            "grm_batches_total",
-            "grm_batched_items_total",
+            'grm_engine_calls_total{kind="generate"}',
+            'grm_engine_calls_total{kind="choice"}',
+            "grm_engine_failures_total",
+            "grm_timeouts_total",
         )
     }
     report = {
@@ -194,9 +191,6 @@ def main() -> int:
         "wall_s": wall,
         **calls,
     }
-    report["items_per_generate_call"] = calls["grm_batched_items_total"] / max(
-        calls["grm_engine_generate_calls_total"], 1
-    )
     print(json.dumps(report, indent=2))
     if args.json:
         with open(args.json, "w") as f:

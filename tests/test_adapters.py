@@ -179,3 +179,121 @@ def test_grpo_trainer_trains_with_grm_as_its_reward(
     # Knockout win/loss in each group of two gives rewards 1 and 0: a real learning signal.
     assert logs[0]["rewards/grm_group/mean"] == pytest.approx(0.5)
     assert not policy.lm_head.weight.detach().equal(before)
+
+
+# --- The trainers' harder shapes ---------------------------------------------------------
+
+
+def test_groups_split_across_processes_are_refused_with_the_fix() -> None:
+    fn = reward("group", num_generations=4)
+    with pytest.raises(ValueError, match="spans processes"):
+        fn(prompts=["p"] * 6, completions=["a", "bb", "c", "dd", "e", "ff"])
+    with pytest.raises(ValueError, match="not aligned"):  # a slice starting mid-group
+        fn(prompts=["p", "p", "q", "q"], completions=["a", "bb", "c", "dd"])
+    inferred = reward("group")
+    with pytest.raises(ValueError, match="spans processes"):  # 3 of p's 4, then 4 of q
+        inferred(prompts=["p"] * 3 + ["q"] * 4, completions=["x", "yy", "z", "a", "b", "c", "d"])
+    # A prompt repeated back to back is two whole groups, not a cut one.
+    out = inferred(prompts=["p"] * 4 + ["q"] * 2, completions=["a", "bb", "c", "dd", "e", "ff"])
+    assert len(out) == 6 and all(r is not None for r in out)
+
+
+def test_tool_call_only_completions_are_judged_by_their_calls() -> None:
+    call = {"type": "function", "function": {"name": "add", "arguments": {"a": 2, "b": 2}}}
+    completions = [
+        [{"role": "assistant", "content": None, "tool_calls": [call]}],
+        [{"role": "assistant", "content": "4"}],
+    ]
+    prompts = [[{"role": "user", "content": "2+2?"}]] * 2
+    out = reward("group", method="round_robin")(prompts=prompts, completions=completions)
+    # The tool call is the longer text: it wins (the scripted judge prefers longer).
+    assert out[0] is not None and out[1] is not None and out[0] > out[1]
+
+
+def test_pair_mode_serves_online_dpo_and_group_mode_points_there() -> None:
+    prompts = ["p1", "p2"] * 2  # OnlineDPOTrainer: prompts = 2 * batch
+    completions = ["long answer", "x", "y", "long answer"]
+    out = reward("pair")(prompts=prompts, completions=completions)
+    assert out[0] > 0.5 > out[1] and out[0] + out[2] == pytest.approx(1.0)
+    assert out[1] + out[3] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="mode='pair'"):
+        reward("group")(prompts=prompts, completions=completions)
+    with pytest.raises(ValueError, match="OnlineDPOTrainer's call"):
+        reward("pair")(prompts=["a", "b", "c", "d"], completions=["1", "2", "3", "4"])
+
+
+def test_the_reward_pickles_for_trls_async_grpo(default_model_path: Path) -> None:
+    """TRL's async GRPO pickles reward_funcs into a spawned process: the judge is loaded
+    there again from its load arguments (here only checked, not loaded)."""
+    import pickle
+
+    with pytest.raises(TypeError, match="built in memory"):
+        pickle.dumps(reward("group"))
+    rm = RewardModel(FakeEngine(longer_wins))
+    rm.load_spec = {"model": str(default_model_path), "engine": "transformers", "max_tokens": 8}
+    fn = make_trl_reward(rm, mode="pointwise", k=1)
+    clone = pickle.loads(pickle.dumps(fn))
+    assert clone._judge_obj is None and clone._spec == rm.load_spec
+    assert clone.__name__ == "grm_pointwise" and clone.config == fn.config
+
+
+def _score_in_child(blob: bytes, queue: Any) -> None:
+    import pickle
+
+    fn = pickle.loads(blob)
+    queue.put(fn(prompts=["What is 2 + 2?"] * 2, completions=["4", "It is 4."]))
+
+
+@pytest.mark.slow
+def test_the_pickled_reward_loads_its_judge_in_a_spawned_process(default_model_path: Path) -> None:
+    """As TRL's AsyncRolloutWorker does: pickle, spawn, call there."""
+    import multiprocessing as mp
+    import pickle
+
+    fn = make_trl_reward(
+        model=str(default_model_path), engine="transformers", mode="pointwise", k=1, max_tokens=8
+    )
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_score_in_child, args=(pickle.dumps(fn), queue))
+    child.start()
+    got = queue.get(timeout=300)
+    child.join(timeout=60)
+    assert len(got) == 2 and all(r is None or 0.0 <= r <= 1.0 for r in got)
+
+
+@pytest.mark.slow
+def test_online_dpo_trainer_takes_grm_as_its_pair_reward(
+    tmp_path: Path, default_model_path: Path, tf_engine: Any
+) -> None:
+    """One real step of TRL's experimental OnlineDPOTrainer with the pair-mode reward."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
+
+    judge = RewardModel(tf_engine, config=JudgeConfig(max_tokens=4))
+    fn = make_trl_reward(judge, mode="pair", k=1)
+    seen: list[int] = []
+    original = fn.compute
+
+    def counted(prompts: Any, completions: Any, columns: Any) -> Any:
+        seen.append(len(completions))
+        return original(prompts, completions, columns)
+
+    fn.compute = counted  # type: ignore[method-assign]
+    data = Dataset.from_list(
+        [{"prompt": [{"role": "user", "content": f"What is {i} + {i}?"}]} for i in range(2)]
+    )
+    args = OnlineDPOConfig(
+        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2,
+        max_new_tokens=6, report_to="none", use_cpu=True, bf16=False, save_strategy="no",
+        logging_steps=1, seed=0,
+    )  # fmt: skip
+    policy = AutoModelForCausalLM.from_pretrained(str(default_model_path))
+    tok = AutoTokenizer.from_pretrained(str(default_model_path))
+    trainer = OnlineDPOTrainer(
+        model=policy, reward_funcs=[fn], args=args, train_dataset=data, processing_class=tok
+    )
+    trainer.train()
+    assert seen == [4]  # 2 prompts x 2 samples, prompts doubled as OnlineDPO sends them
+    assert any("loss" in h for h in trainer.state.log_history)

@@ -168,7 +168,9 @@ def test_server_judge_returns_feedback() -> None:
     def script(prompt: str, i: int) -> str:
         return "5 is wrong: 2 + 2 is 4, so it should say 4.\nFinal verdict: [[A]]"
 
-    with TestClient(create_app(RewardModel(FakeEngine(script)))) as client:
+    app = create_app(RewardModel(FakeEngine(script)))
+    # A loopback Host: without a token the server refuses other names (DNS rebinding).
+    with TestClient(app, base_url="http://localhost") as client:
         r = client.post("/judge", json={"prompt": "2+2?", "responses": ["4", "5"], "k": 1})
     assert r.status_code == 200, r.text
     assert r.json()["feedback"] == "5 is wrong: 2 + 2 is 4, so it should say 4."

@@ -1,6 +1,6 @@
-"""The server: config rules and the batching queue on a scripted judge, then a real
-``grm serve`` process on 127.0.0.1 called over HTTP (judge, get_reward, verl's
-compute_score, 401 / 413 / 422, metrics)."""
+"""A real ``grm serve`` process on the embedded model (transformers engine) on 127.0.0.1,
+called over HTTP: judge, rank, get_reward, verl's compute_score, 401 / 413 / 422, metrics.
+The server's rules on a scripted engine are in test_serve_http.py and test_chaos.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,18 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_engine import FakeEngine
 
-from grm import JudgeRequest, RewardModel
-from grm.batching import Batcher, QueueFull
 from grm.cli import main as cli_main
-from grm.server import ServerConfig, is_loopback, response_of
+from grm.server import ServerConfig, is_loopback
 
 
 def test_binding_beyond_loopback_needs_a_token() -> None:
     with pytest.raises(ValueError, match="host='0.0.0.0' exposes the judge"):
         ServerConfig(host="0.0.0.0")
-    assert ServerConfig(host="0.0.0.0", token="s3cret").token == "s3cret"
+    assert ServerConfig(host="0.0.0.0", token="s3cret-of-16-chars").token == "s3cret-of-16-chars"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("10.0.0.1") and not is_loopback("example.org")
 
@@ -42,46 +38,9 @@ def test_cli_refuses_an_open_bind_before_loading_a_model(capsys: Any) -> None:
     assert "without a token" in capsys.readouterr().err
 
 
-def test_openrlhf_query_is_stripped_of_its_prompt() -> None:
-    assert response_of("Q: 2+2? A: 4", "Q: 2+2? A:") == " 4"
-    assert response_of("just a response", "other prompt") == "just a response"
-
-
-def test_concurrent_submissions_share_engine_calls() -> None:
-    engine = FakeEngine(lambda p, i: "Final verdict: [[A]]")
-    batcher = Batcher(RewardModel(engine), window_s=0.2, max_batch=64)
-    batcher.start()
-    futures: list[Any] = []
-    threads = [
-        threading.Thread(
-            target=lambda i=i: futures.append(
-                batcher.submit("compare", [JudgeRequest(f"q{i}", ("a", "b"))], 2)
-            )
-        )
-        for i in range(12)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    results = [f.result(timeout=10) for f in futures]
-    batcher.stop()
-    assert len(results) == 12 and all(r[0].k_used == 2 for r in results)
-    assert sum(c[0] == "generate" for c in engine.calls) < 12  # merged, not one by one
-    assert batcher.stats.items == 12
-
-
-def test_a_full_queue_refuses_with_a_clear_message() -> None:
-    batcher = Batcher(RewardModel(FakeEngine(lambda p, i: "[[A]]")), max_queue=2)
-    batcher.start()
-    with pytest.raises(QueueFull, match="queue is full"):
-        batcher.submit("compare", [JudgeRequest("q", ("a", "b"))] * 3, 1)
-    batcher.stop()
-
-
 # --- A real server process ---------------------------------------------------------------
 
-TOKEN = "test-token"
+TOKEN = "test-token-of-24-chars!"
 
 
 def free_port() -> int:
@@ -122,7 +81,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.mark.slow
 def test_server_judges_ranks_and_rewards_over_http(server: str) -> None:
-    health = httpx.get(f"{server}/health").json()
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}  # no token: up/down only
+    health = httpx.get(f"{server}/health", headers=AUTH).json()
     assert health["status"] == "ok" and health["engine"] == "transformers"
     body = {"prompt": "What is 2 + 2?", "responses": ["4", "5"], "k": 2, "chains": True}
     r = httpx.post(f"{server}/judge", json=body, headers=AUTH, timeout=300)
@@ -184,8 +144,8 @@ def test_server_refuses_bad_requests_with_clear_codes(server: str) -> None:
     r = httpx.post(f"{server}/judge", json=many, headers=AUTH)
     assert r.status_code == 413 and "limit of 16" in r.json()["detail"]
     metrics = httpx.get(f"{server}/metrics", headers=AUTH).text
-    assert 'grm_requests_total{path="/judge",code="401"}' in metrics
-    assert "grm_engine_generate_calls_total" in metrics
+    assert 'grm_requests_total{code="401",route="/judge"}' in metrics
+    assert 'grm_engine_calls_total{kind="generate"}' in metrics
 
 
 @pytest.mark.slow
@@ -204,3 +164,25 @@ def test_server_survives_clients_that_vanish_or_send_garbage(server: str) -> Non
     r = httpx.post(f"{server}/judge", json=ok, headers=AUTH, timeout=300)
     assert r.status_code == 200 and r.json()["k_used"] == 2
     assert httpx.get(f"{server}/health").json()["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_openrlhf_exact_shape_on_the_real_model(server: str, default_model_path: Path) -> None:
+    """OpenRLHF's client on the real judge: the query decoded with special tokens kept, the
+    prompt, a numeric label; the reward is a probability and nothing is dropped."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(default_model_path)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "What is 6 x 7?"}], tokenize=False, add_generation_prompt=True
+    )
+    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    action = tok("The answer is 42.", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    query = tok.decode(ids + action, skip_special_tokens=False)
+    payload = {"query": [query], "prompts": [prompt], "labels": [42]}
+    r = httpx.post(f"{server}/get_reward", json=payload, timeout=170)  # no token: 401
+    assert r.status_code == 401
+    r = httpx.post(f"{server}/get_reward", json=payload, headers=AUTH, timeout=170)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert 0.0 <= out["rewards"][0] <= 1.0 and out["extra_logs"]["grm_k_used"] == [2.0]

@@ -40,8 +40,8 @@ from grm.types import JudgeRequest, Prompt, Result, prompt_text, response_text
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["pointwise", "reference", "group"]
-MODES: tuple[str, ...] = ("pointwise", "reference", "group")
+Mode = Literal["pointwise", "reference", "group", "pair"]
+MODES: tuple[str, ...] = ("pointwise", "reference", "group", "pair")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class TRLRewardConfig:
     """How a grm judge becomes a TRL reward function."""
 
     mode: Mode = "group"
-    """'pointwise', 'reference' (against a dataset column) or 'group' (rank each group)."""
+    """'pointwise', 'reference' (against a dataset column), 'group' (rank each group) or
+    'pair' (TRL's experimental OnlineDPOTrainer: completion i against i + B)."""
     k: int | str = 2
     """Chains per judgment (or 'auto' where the judge supports adaptive k)."""
     method: str = "round_robin"
@@ -131,11 +132,47 @@ class GRMReward:
     """A TRL ``reward_funcs`` entry: call it like TRL does, get one reward per completion."""
 
     def __init__(self, judge: Any, config: TRLRewardConfig | None = None) -> None:
-        self.judge = judge
+        self._judge_obj = judge
+        self._spec: dict[str, Any] | None = getattr(judge, "load_spec", None)
         self.config = config or TRLRewardConfig()
         self.__name__ = self.config.name or f"grm_{self.config.mode}"
         # Engines are not thread-safe; the async variant and servers may call from threads.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    @property
+    def judge(self) -> Any:
+        """The judge; after unpickling, loaded on first use from its load arguments."""
+        if self._judge_obj is None:
+            from grm import RewardModel
+
+            with self._lock:
+                if self._judge_obj is None:
+                    logger.info("Loading the grm judge in this process: %s", self._spec)
+                    self._judge_obj = RewardModel.load(**(self._spec or {}))
+        return self._judge_obj
+
+    @judge.setter
+    def judge(self, value: Any) -> None:
+        self._judge_obj = value
+        self._spec = getattr(value, "load_spec", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """TRL's async GRPO pickles reward functions into its rollout process: the loaded
+        model stays here and the other process loads the judge again from ``load_spec``."""
+        if self._spec is None:
+            raise TypeError(
+                "this grm reward holds a judge built in memory, which cannot be sent to "
+                "another process; build it with make_trl_reward(model=..., engine=...) or "
+                "from RewardModel.load(...), so the other process can load it again."
+            )
+        state = dict(self.__dict__)
+        state["_judge_obj"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def __call__(
         self,
@@ -215,8 +252,11 @@ class GRMReward:
             for i, r in zip(live, got, strict=True):
                 rewards[i] = r
             return results
+        if cfg.mode == "pair":
+            return self._pairs(prompts, texts, rewards)
+        whole = whole_groups(prompts, cfg.num_generations)
         alive = set(live)
-        groups = [[i for i in g if i in alive] for g in split_groups(prompts, cfg.num_generations)]
+        groups = [[i for i in g if i in alive] for g in whole]
         groups = [g for g in groups if g]
         items = [RankItem(prompts[g[0]], tuple(texts[i] for i in g)) for g in groups]
         rankings = get_method(cfg.method)(self.judge, items, cfg.k, cfg.rank, dict(cfg.overrides))
@@ -225,6 +265,89 @@ class GRMReward:
             for i, r in zip(g, to_rewards(ranking), strict=True):
                 rewards[i] = r
         return [res for ranking in rankings for res in ranking.results]
+
+    def _pairs(
+        self, prompts: Sequence[Prompt], texts: list[str], rewards: list[float | None]
+    ) -> list[Result]:
+        """OnlineDPOTrainer's call: ``prompts = 2 * batch`` and completion i (first sample)
+        faces completion i + B (second sample). Reward P(i wins) and 1 - P(i wins); an
+        empty completion loses to a non-empty one without a judgment."""
+        n = len(texts)
+        half = n // 2
+        if n % 2 or any(
+            prompt_text(prompts[i]) != prompt_text(prompts[i + half]) for i in range(half)
+        ):
+            raise ValueError(
+                "mode='pair' expects OnlineDPOTrainer's call: prompts = 2 x the batch, with "
+                "completion i and i + B answering the same prompt; for GRPO use mode='group'."
+            )
+        both = [i for i in range(half) if texts[i].strip() and texts[i + half].strip()]
+        for i in range(half):
+            if i not in both and (texts[i].strip() or texts[i + half].strip()):
+                rewards[i] = 1.0 if texts[i].strip() else self.config.empty_reward
+                rewards[i + half] = 1.0 if texts[i + half].strip() else self.config.empty_reward
+        if not both:
+            return []
+        reqs = [JudgeRequest(prompts[i], (texts[i], texts[i + half])) for i in both]
+        results = self.judge.compare_batch(reqs, self.config.k, **self.config.overrides)
+        for i, res in zip(both, results, strict=True):
+            p = 0.5 if res.probability is None else float(res.probability)
+            rewards[i], rewards[i + half] = p, 1.0 - p
+        return list(results)
+
+
+def whole_groups(prompts: Sequence[Prompt], num_generations: int | None) -> list[list[int]]:
+    """The groups of one reward call, refusing a group that is not whole.
+
+    TRL computes rewards on each process's slice of the generation batch and gathers them
+    afterwards (``GRPOTrainer._calculate_rewards``), so a prompt's ``num_generations``
+    completions can be split between processes when the slice is not a multiple of it. A
+    group judge must see whole groups: with ``num_generations`` set, a slice that does not
+    divide into groups of equal prompts is refused; without it, a run of equal prompts at
+    either end whose length is not a multiple of the usual group size is refused. Either
+    way the error says how to make each process's slice whole groups.
+    """
+    fix = (
+        "each process must hold whole groups: make per_device_train_batch_size x "
+        "steps_per_generation a multiple of num_generations, or use mode='pointwise' or "
+        "'reference', which judge each completion alone."
+    )
+    if num_generations is not None and len(prompts) % num_generations:
+        raise ValueError(
+            f"{len(prompts)} completions do not split into groups of num_generations="
+            f"{num_generations}: a group spans processes; {fix}"
+        )
+    groups = split_groups(prompts, num_generations)
+    if num_generations is not None:
+        for g in groups:
+            if len({prompt_text(prompts[i]) for i in g}) > 1:
+                raise ValueError(
+                    f"completions {g[0]}..{g[-1]} should answer one prompt but answer several: "
+                    f"the groups are not aligned on this process; {fix}"
+                )
+        return groups
+    sizes = [len(g) for g in groups]
+    half = len(prompts) // 2
+    if (
+        len(groups) > 1
+        and len(prompts) % 2 == 0
+        and max(sizes) == 1
+        and all(prompt_text(prompts[i]) == prompt_text(prompts[i + half]) for i in range(half))
+    ):
+        raise ValueError(
+            "every prompt appears twice, half a batch apart: this is OnlineDPOTrainer's call "
+            "(prompts = 2 x batch); use mode='pair'."
+        )
+    # The usual group size: the most common run length (the smallest on a tie); a repeated
+    # prompt makes a run of a multiple of it, a cut group a run that is not.
+    counts = {n: sizes.count(n) for n in sizes}
+    usual = min(n for n in counts if counts[n] == max(counts.values()))
+    if len(groups) > 1 and (sizes[0] % usual or sizes[-1] % usual):
+        raise ValueError(
+            f"the groups here have sizes {sizes}: the first or last is cut short, so a group "
+            f"spans processes; pass num_generations, and {fix}"
+        )
+    return groups
 
 
 class AsyncGRMReward(GRMReward):

@@ -1,8 +1,10 @@
-"""``grm serve``: serve a judge over HTTP (POST /judge, POST /get_reward, GET /health, /metrics).
+"""``grm serve``: serve a judge over HTTP (POST /judge, /judge_batch, /get_reward, GET /health,
+/metrics).
 
 grm serve                                         # embedded model on 127.0.0.1:8000
-grm serve --model ckpt/ --engine vllm --k 8 --port 8000
-GRM_API_TOKEN=secret grm serve --host 0.0.0.0     # any other interface needs a token
+grm serve --model ckpt/ --engine vllm-async --k 8 --port 8000   # vLLM continuous batching
+GRM_API_TOKEN=$(openssl rand -hex 24) grm serve --host 0.0.0.0  # other interfaces: a token
+grm serve --host 10.0.0.5 --allow-from 10.0.0.0/8 # or an allow-list (OpenRLHF sends no token)
 """
 
 from __future__ import annotations
@@ -27,19 +29,32 @@ def add_parser(sub: Any) -> None:
         default=os.environ.get("GRM_API_TOKEN"),
         help="bearer token clients must send (default $GRM_API_TOKEN); required off loopback",
     )
+    p.add_argument(
+        "--allow-from",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="client network allowed without a token (repeat), e.g. 10.0.0.0/8 for OpenRLHF "
+        "on a private network; others get 403",
+    )
     p.add_argument("--k", type=int, default=4, help="chains per judgment when a request sets none")
     p.add_argument("--max-k", type=int, default=64, help="the most chains a request may ask for")
     p.add_argument("--max-body-bytes", type=int, default=1 << 20)
     p.add_argument("--max-items", type=int, default=256, help="items per request (413 above)")
-    p.add_argument("--max-queue", type=int, default=1024, help="items waiting (429 above)")
     p.add_argument(
-        "--batch-window-ms",
-        type=float,
-        default=10.0,
-        help="wait after the first queued request for others to share its call",
+        "--max-request-chains", type=int, default=4096, help="chains one request may cost (413)"
     )
-    p.add_argument("--max-batch", type=int, default=128, help="most items in one engine call")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds before a 503")
+    p.add_argument(
+        "--max-chains", type=int, default=16384, help="chains admitted at once (429 above)"
+    )
+    p.add_argument("--max-concurrency", type=int, default=64, help="requests judged at once")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds before a 504 (keep it under OpenRLHF's 180 s client timeout)",
+    )
+    p.add_argument("--max-connections", type=int, default=512, help="open connections (503)")
     add_model_args(p)
     # --k / --max-k above are the server's (default and cap per request).
     add_judge_config_args(p, skip=OWN_FLAGS)
@@ -49,7 +64,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from grm import JudgeConfig, RewardModel
     from grm.cli.options import config_overrides, engine_options
-    from grm.server import ServerConfig, serve
+    from grm.model import resolve_engine_name
+    from grm.serve import ServerConfig, serve
 
     # Validate the server settings before the slow model load.
     cfg = ServerConfig(
@@ -60,14 +76,18 @@ def run(args: argparse.Namespace) -> int:
         max_k=args.max_k,
         max_body_bytes=args.max_body_bytes,
         max_items=args.max_items,
-        max_queue=args.max_queue,
-        batch_window_ms=args.batch_window_ms,
-        max_batch=args.max_batch,
+        allow_from=tuple(args.allow_from),
+        max_request_chains=args.max_request_chains,
+        max_chains=args.max_chains,
+        max_concurrency=args.max_concurrency,
         request_timeout_s=args.timeout,
+        max_connections=args.max_connections,
     )
+    # Online serving rides vLLM's continuous batching: 'auto' picks AsyncLLM when vLLM is there.
+    engine = "vllm-async" if resolve_engine_name(args.engine) == "vllm" else args.engine
     rm = RewardModel.load(
         args.model,
-        engine=args.engine,
+        engine=engine,
         template=args.template,
         engine_options=engine_options(args.engine_option),
         **config_overrides(args, JudgeConfig, skip=OWN_FLAGS),

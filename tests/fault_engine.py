@@ -1,0 +1,84 @@
+"""A scripted engine that fails on purpose, for the server's chaos test (pure logic: no model).
+
+Each call draws its fate from a seeded RNG: an exception, a hang far past any deadline, a
+slow answer, or a quick one. The async side sleeps with ``asyncio.sleep``, so a cancelled
+request really stops waiting, as a vLLM request is aborted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import threading
+from collections.abc import Sequence
+
+from fake_engine import FakeEngine
+from grm.inference.base import Generation, GenRequest, SamplingConfig
+
+_SLOT = re.compile(r"<response_([AB])>\n(.*?)\n</response_\1>", re.S)
+
+
+def clean(text: str) -> bool:
+    """A clean one-line sentence: ends with '.', no newline, no leaked special token."""
+    return text.endswith(".") and "\n" not in text and "<|" not in text
+
+
+def verdict_script(prompt: str, i: int) -> str:
+    """A pointwise score when asked; else the verdict for the clean response (A on a tie).
+
+    The rule is arbitrary but visible: a test can tell from the verdict whether the server
+    handed the judge a response with chat-template debris left in it.
+    """
+    if "Final Scores" in prompt:
+        return "Looks fine. Final Scores: [[7]]"
+    slots = dict(_SLOT.findall(prompt))
+    pick = "B" if not clean(slots.get("A", "")) and clean(slots.get("B", "")) else "A"
+    return f"{pick} is right. Final verdict: [[{pick}]]"
+
+
+class FaultEngine(FakeEngine):
+    """``FakeEngine`` with an async side that raises, hangs or dawdles at the given rates."""
+
+    def __init__(
+        self,
+        p_error: float = 0.15,
+        p_hang: float = 0.1,
+        p_slow: float = 0.3,
+        slow_s: tuple[float, float] = (0.2, 1.0),
+        hang_s: float = 3600.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(verdict_script)
+        self.p_error, self.p_hang, self.p_slow = p_error, p_hang, p_slow
+        self.slow_s, self.hang_s = slow_s, hang_s
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.aborted = 0
+
+    async def _fate(self) -> None:
+        with self._lock:
+            roll, delay = self._rng.random(), self._rng.uniform(*self.slow_s)
+        if roll < self.p_error:
+            raise RuntimeError("injected engine fault")
+        if roll < self.p_error + self.p_hang:
+            delay = self.hang_s
+        elif roll >= self.p_error + self.p_hang + self.p_slow:
+            delay = 0.0
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            self.aborted += 1
+            raise
+
+    async def agenerate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        await self._fate()
+        return self.generate(requests, sampling)
+
+    async def achoice_logprobs(
+        self, prompts: Sequence[str], choices: Sequence[str]
+    ) -> list[list[float]]:
+        await self._fate()
+        return self.choice_logprobs(prompts, choices)

@@ -1,0 +1,54 @@
+"""Run ``grm serve`` on a scripted engine in this process (tests start it as a subprocess).
+
+    python tests/serve_fake.py --port 8123 [--faults] [--token ...] [--timeout 2]
+        [--tokenizer DIR]
+
+``--faults`` serves a :class:`FaultEngine` (errors, hangs, slow calls); otherwise every chain
+says "[[A]]" at once. ``--tokenizer`` gives the engine a real HF tokenizer, whose special
+tokens the OpenRLHF route strips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_engine import FakeEngine  # noqa: E402
+from fault_engine import FaultEngine, verdict_script  # noqa: E402
+
+from grm import RewardModel  # noqa: E402
+from grm.serve import ServerConfig, serve  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--token", default=None)
+    p.add_argument("--faults", action="store_true")
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--max-chains", type=int, default=16384)
+    p.add_argument("--max-request-chains", type=int, default=4096)
+    p.add_argument("--max-body-bytes", type=int, default=1 << 20)
+    p.add_argument("--tokenizer", default=None)
+    args = p.parse_args()
+    engine = FaultEngine() if args.faults else FakeEngine(verdict_script)
+    if args.tokenizer:
+        from transformers import AutoTokenizer
+
+        engine.tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)  # type: ignore[attr-defined]
+    cfg = ServerConfig(
+        port=args.port,
+        token=args.token,
+        request_timeout_s=args.timeout,
+        max_chains=args.max_chains,
+        max_request_chains=min(args.max_request_chains, args.max_chains),
+        max_body_bytes=args.max_body_bytes,
+    )
+    serve(RewardModel(engine), cfg, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
