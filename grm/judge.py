@@ -87,7 +87,7 @@ def prepare(
     truncated = [0] * len(request.responses)
     current = request
     for _ in range(8):
-        tokens = engine.count_tokens(engine.render_chat(template.messages(current, identity)))
+        tokens = engine.count_tokens(template.prompt(engine.render_chat, current, identity))
         if tokens <= budget:
             return Prepared(current, index, tuple(truncated))
         if cfg.overlong == "error":
@@ -115,7 +115,7 @@ def prepare(
 
 def _prompt(engine: Engine, template: Template, p: Prepared, order: Order) -> str:
     if order not in p.prompts:
-        text = engine.render_chat(template.messages(p.request, order))
+        text = template.prompt(engine.render_chat, p.request, order)
         p.prompts[order] = text
         p.prompt_tokens[order] = engine.count_tokens(text)
     return p.prompts[order]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from grm.templates.chat import render_with_fallback
 from grm.types import Message
 
 
@@ -113,11 +114,22 @@ class ChatTokenizer:
     tokenizer: Any
 
     def render_chat(self, messages: Sequence[Message]) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
+        """The chat template's text; a template that rejects the system role (Gemma-2)
+        gets the system text merged into the first user turn."""
+        return render_with_fallback(
+            lambda ms: str(
+                self.tokenizer.apply_chat_template(ms, tokenize=False, add_generation_prompt=True)
+            ),
+            messages,
         )
+
+    def special_tokens(self) -> list[str]:
+        """The tokenizer's special and added tokens (defused inside judged text)."""
+        tok = self.tokenizer
+        found = set(getattr(tok, "all_special_tokens", []) or [])
+        decoder = getattr(tok, "added_tokens_decoder", None) or {}
+        found.update(str(getattr(t, "content", t)) for t in decoder.values())
+        return sorted(t for t in found if t and len(t) > 1)
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
