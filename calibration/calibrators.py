@@ -26,6 +26,8 @@ import numpy as np
 from grm.calibration.metrics import _arrays, calibration_summary
 from scipy import optimize, special
 
+from grm.registry import Registry
+
 #: Probabilities are kept in [CLIP, 1 - CLIP] so logits and log-losses stay finite.
 CLIP = 1e-4
 #: File name of a calibrator saved beside a model.
@@ -74,32 +76,27 @@ class Calibrator:
         return {"name": self.name, "params": self.params()}
 
 
-_REGISTRY: dict[str, type[Calibrator]] = {}
+CALIBRATORS: Registry[type[Calibrator]] = Registry("calibrator")
 
 
-def register_calibrator(name: str) -> Callable[[type[Calibrator]], type[Calibrator]]:
+def register_calibrator(
+    name: str, replace: bool = False
+) -> Callable[[type[Calibrator]], type[Calibrator]]:
     def wrap(cls: type[Calibrator]) -> type[Calibrator]:
-        if name in _REGISTRY:
-            raise ValueError(f"calibrator {name!r} is already registered")
+        CALIBRATORS.register(name, cls, replace=replace)
         cls.name = name
-        _REGISTRY[name] = cls
         return cls
 
     return wrap
 
 
 def calibrator_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return CALIBRATORS.names()
 
 
 def get_calibrator(name: str) -> Calibrator:
     """A fresh, unfitted calibrator by registry name."""
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise ValueError(
-            f"calibrator {name!r} is unknown; choose one of {', '.join(calibrator_names())}."
-        ) from None
+    return CALIBRATORS.get(name)()
 
 
 @register_calibrator("beta")

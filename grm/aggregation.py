@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from grm.registry import Registry
 from grm.types import Chain, Judgment
 
 
@@ -25,30 +26,19 @@ class Aggregate:
 
 
 Aggregator = Callable[[Sequence[Judgment], int], Aggregate]
-_REGISTRY: dict[str, Aggregator] = {}
+AGGREGATORS: Registry[Aggregator] = Registry("aggregator")
 
 
-def register_aggregator(name: str) -> Callable[[Aggregator], Aggregator]:
-    def wrap(fn: Aggregator) -> Aggregator:
-        if name in _REGISTRY:
-            raise ValueError(f"aggregator {name!r} is already registered")
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
+def register_aggregator(name: str, replace: bool = False) -> Callable[[Aggregator], Aggregator]:
+    return AGGREGATORS.register(name, replace=replace)
 
 
 def aggregator_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return AGGREGATORS.names()
 
 
 def get_aggregator(name: str) -> Aggregator:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"aggregator {name!r} is unknown; choose one of {', '.join(aggregator_names())}."
-        ) from None
+    return AGGREGATORS.get(name)
 
 
 def beta_mean(successes: float, failures: float) -> float:

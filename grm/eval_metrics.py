@@ -171,8 +171,10 @@ def summarize(
     report["rates"] = {
         "abstention": sum(r["abstentions"] for r in records) / total_chains,
         "forced": sum(r["forced"] for r in records) / total_chains,
-        "tie": sum(r["winner"] is None for r in records) / len(records),
-        "parse_failure": sum(r["abstentions"] == r["k_used"] for r in records) / len(records),
+        # A tie had evidence on both sides; a pair whose every chain abstained has none.
+        "tie": sum(r["winner"] is None and r["abstentions"] < r["k_used"] for r in records)
+        / len(records),
+        "none": sum(r["abstentions"] == r["k_used"] for r in records) / len(records),
     }
     report["tokens"] = {
         "prompt": sum(r["prompt_tokens"] for r in records),

@@ -183,6 +183,7 @@ def evaluate(rm: Any, items: Sequence[EvalItem], cfg: EvalConfig, progress: bool
                     "group": it.group,
                     "label": it.label,
                     "winner": r.winner,
+                    "verdict": r.label,
                     "p": r.probability,
                     "p_raw": raw,
                     "calibrated": r.calibrated,

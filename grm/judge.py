@@ -1,21 +1,24 @@
-"""Judging a batch: render, sample k chains in one engine call, parse, force, aggregate.
+"""One wave of judging: render, sample chains in one engine call, parse, force, aggregate.
 
-The functions here take any :class:`grm.inference.Engine`; they hold no model state, so the
-adaptive sampler can call :func:`sample_chains` wave after wave on the same prepared prompts.
+The pieces here hold no model state and make no engine call themselves: :func:`wave_steps`
+is a step generator that yields the engine operations a wave needs (:class:`Generate`, then
+:class:`ChoiceLogprobs` for forced verdicts) and is sent their results. The loop over waves,
+and the runners that execute the operations on a sync or async engine, live in
+:mod:`grm.driver`.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from grm.aggregation import get_aggregator, position_stats
 from grm.config import JudgeConfig
-from grm.inference.base import Engine, GenRequest, SamplingConfig
+from grm.inference.base import Engine, Generation, GenRequest, SamplingConfig
 from grm.templates.base import Template
 from grm.types import Chain, JudgeRequest, Judgment, Result
 
@@ -135,6 +138,22 @@ def _to_original(template: Template, text: str, order: Order) -> tuple[Judgment 
     return None, None
 
 
+def forced_judgment(p_first: float) -> Judgment:
+    """The judgment of a forced pairwise verdict with P(original response 0) = ``p_first``.
+
+    ``p_first == 0.5`` exactly means the two choices got the same log-probability: the
+    verdict carries no information (a logprob floor gives it whenever neither choice is among
+    the engine's top log-probs), so it is a tie, not a vote for either response; counting it
+    for response 0 would look position-consistent in both orders and hide the bias.
+
+    >>> forced_judgment(0.5).tie, forced_judgment(0.7).winner, forced_judgment(0.2).winner
+    (True, 0, 1)
+    """
+    if p_first == 0.5:
+        return Judgment(tie=True, p_first=p_first)
+    return Judgment(winner=0 if p_first > 0.5 else 1, p_first=p_first)
+
+
 def _p_first(logps: Sequence[float], order: Order) -> float:
     """P(original response 0) from the slot log-probabilities of a pairwise verdict."""
     a, b = logps
@@ -145,30 +164,84 @@ def _p_first(logps: Sequence[float], order: Order) -> float:
 class EngineError(RuntimeError):
     """The engine failed during a batch. Finished work is kept, not lost.
 
-    ``results`` holds the batch's results when the chains were sampled before the failure
-    (chains whose verdict could not be forced count as abstentions), else ``None``.
+    ``results`` holds the batch's results when chains were sampled before the failure: every
+    chain of every finished wave, plus the failing wave's sampled chains when only their
+    verdict forcing failed (those chains count as abstentions). ``None`` when no chain was
+    sampled. ``cause`` is the engine's own exception (also chained as ``__cause__``).
     """
 
     def __init__(
-        self,
-        stage: str,
-        size: int,
-        cause: BaseException,
-        partial: tuple[list[list[Chain]], list[int]] | None = None,
+        self, stage: str, size: int, cause: BaseException, results: list[Result] | None = None
     ) -> None:
         hint = (
             " Out of memory: lower k, max_tokens or the engine's batch size."
             if isinstance(cause, MemoryError) or "out of memory" in str(cause).lower()
             else ""
         )
-        kept = " The sampled chains are kept in .results." if partial is not None else ""
+        kept = " The sampled chains are kept in .results." if results is not None else ""
         super().__init__(
             f"the engine failed while {stage} for {size} prompts: "
             f"{type(cause).__name__}: {cause}.{hint}{kept}"
         )
         self.stage = stage
-        self.partial = partial
-        self.results: list[Result] | None = None
+        self.cause = cause
+        self.results = results
+
+
+# ---------------------------------------------------------------- engine operations (sans-IO)
+
+
+@dataclass(frozen=True)
+class Generate:
+    """Engine operation: ``engine.generate(requests, sampling)`` -> ``list[Generation]``."""
+
+    requests: list[GenRequest]
+    sampling: SamplingConfig
+    stage: ClassVar[str] = "sampling"
+
+
+@dataclass(frozen=True)
+class ChoiceLogprobs:
+    """Engine operation: ``engine.choice_logprobs(prompts, choices)`` -> ``list[list[float]]``."""
+
+    prompts: list[str]
+    choices: tuple[str, ...]
+    stage: ClassVar[str] = "forcing verdicts"
+
+
+#: What a step generator asks its runner to do with the engine.
+EngineOp = Generate | ChoiceLogprobs
+
+
+class EngineCallFailed(Exception):
+    """Thrown into a step generator by its runner: the engine call for ``op`` raised ``cause``.
+
+    Only runners raise it, and only around the engine call itself, so a step generator that
+    catches it never mistakes its own bug for an engine failure.
+    """
+
+    def __init__(self, op: EngineOp, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.op = op
+        self.cause = cause
+
+
+class WaveFailed(Exception):
+    """A wave's engine call failed; ``chains``/``prompt_tokens`` hold what it had sampled
+    (``None`` when the sampling call itself failed)."""
+
+    def __init__(
+        self,
+        failure: EngineCallFailed,
+        size: int,
+        chains: list[list[Chain]] | None = None,
+        prompt_tokens: list[int] | None = None,
+    ) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.size = size
+        self.chains = chains
+        self.prompt_tokens = prompt_tokens
 
 
 @dataclass
@@ -184,18 +257,23 @@ class _Pending:
     forced: bool = False
 
 
-def sample_chains(
+def wave_steps(
     engine: Engine,
     template: Template,
     preps: Sequence[Prepared],
     orders: Sequence[Sequence[Order]],
     cfg: JudgeConfig,
     wave: int = 0,
-) -> tuple[list[list[Chain]], list[int]]:
-    """Sample the chains ``orders[i]`` asks for request ``preps[i]``: ONE generate call.
+) -> Generator[EngineOp, Any, tuple[list[list[Chain]], list[int]]]:
+    """Sample the chains ``orders[i]`` asks for request ``preps[i]``: ONE :class:`Generate`.
 
-    Returns the chains per request and the prompt tokens spent per request. Unparsed chains
-    are forced (one more batched call) or abstain, per ``cfg.on_unparsed``.
+    A step generator (see :mod:`grm.driver`): it yields one :class:`Generate`, then at most
+    one :class:`ChoiceLogprobs` per forcing round, and returns the chains per request and
+    the prompt tokens spent per request. Unparsed chains are forced or abstain, per
+    ``cfg.on_unparsed``. ``engine`` is used only to render prompts and count tokens.
+
+    A failed engine call (an :class:`EngineCallFailed` thrown in by the runner) ends the
+    wave with :class:`WaveFailed`, which carries the sampled chains when only forcing failed.
     """
     gen_reqs: list[GenRequest] = []
     owners: list[tuple[int, Order]] = []
@@ -218,10 +296,17 @@ def sample_chains(
         tip_beta=cfg.tip_beta,
         tip_words=cfg.tip_words,
     )
-    try:
-        generations = engine.generate(gen_reqs, sampling) if gen_reqs else []
-    except Exception as exc:
-        raise EngineError("sampling", len(gen_reqs), exc) from exc
+    generations: list[Generation] = []
+    if gen_reqs:
+        try:
+            generations = yield Generate(gen_reqs, sampling)
+        except EngineCallFailed as failure:
+            raise WaveFailed(failure, len(gen_reqs)) from failure.cause
+    if len(generations) != len(gen_reqs):
+        raise ValueError(
+            f"the engine returned {len(generations)} generations for {len(gen_reqs)} "
+            "requests; Engine.generate must return one per request."
+        )
 
     pending: list[list[_Pending]] = [[] for _ in preps]
     prompt_tokens = [0] * len(preps)
@@ -235,12 +320,12 @@ def sample_chains(
             )
     flat = [p for per in pending for p in per]
     try:
-        _read_verdicts(engine, template, flat, cfg)
-    except Exception as exc:
+        yield from _read_verdicts(template, flat, cfg)
+    except EngineCallFailed as failure:
         # The sampled chains are finished work: keep them (unforced ones abstain).
-        raise EngineError(
-            "forcing verdicts", len(flat), exc, partial=(_chains(template, pending), prompt_tokens)
-        ) from exc
+        raise WaveFailed(
+            failure, len(flat), _chains(template, pending), prompt_tokens
+        ) from failure.cause
     return _chains(template, pending), prompt_tokens
 
 
@@ -264,8 +349,8 @@ def _chains(template: Template, pending: Sequence[Sequence[_Pending]]) -> list[l
 
 
 def _read_verdicts(
-    engine: Engine, template: Template, flat: Sequence[_Pending], cfg: JudgeConfig
-) -> None:
+    template: Template, flat: Sequence[_Pending], cfg: JudgeConfig
+) -> Generator[EngineOp, Any, None]:
     """Force unparsed chains and read verdict probabilities: at most one call per kind."""
     force = cfg.on_unparsed == "force"
     if template.kind == "pairwise":
@@ -278,18 +363,18 @@ def _read_verdicts(
                 probe.append((p, base + p.text[: p.choice_start]))
         if not probe:
             return
-        logps = engine.choice_logprobs([t for _, t in probe], template.choices)
+        logps = yield ChoiceLogprobs([t for _, t in probe], tuple(template.choices))
         for (p, _), lp in zip(probe, logps, strict=True):
             p_first = _p_first(lp, p.order)
             if p.judgment is None:
                 p.forced = True
-                p.judgment = Judgment(winner=0 if p_first >= 0.5 else 1, p_first=p_first)
+                p.judgment = forced_judgment(p_first)
             else:
                 p.judgment = Judgment(winner=p.judgment.winner, p_first=p_first)
         return
     todo = [p for p in flat if p.judgment is None and (force or p.budget_hit)]
     if todo:
-        _force_scores(engine, template, todo)
+        yield from _force_scores(template, todo)
 
 
 def _closed(template: Template, text: str) -> str:
@@ -311,7 +396,7 @@ def _closed(template: Template, text: str) -> str:
 _SCORE_DIGITS = tuple(str(d) for d in range(1, 10))
 
 
-def _force_scores(engine: Engine, template: Template, todo: Sequence[_Pending]) -> None:
+def _force_scores(template: Template, todo: Sequence[_Pending]) -> Generator[EngineOp, Any, None]:
     """Forced pointwise verdict: read each slot's score digit from next-token probabilities.
 
     Slot by slot (one batched call per slot), the most probable digit after the verdict
@@ -324,7 +409,8 @@ def _force_scores(engine: Engine, template: Template, todo: Sequence[_Pending]) 
         prompts = [
             head + template.scores_so_far(got) for head, got in zip(heads, chosen, strict=True)
         ]
-        for got, lp in zip(chosen, engine.choice_logprobs(prompts, _SCORE_DIGITS), strict=True):
+        logps = yield ChoiceLogprobs(prompts, _SCORE_DIGITS)
+        for got, lp in zip(chosen, logps, strict=True):
             got.append(1 + max(range(len(lp)), key=lp.__getitem__))
     for p, got in zip(todo, chosen, strict=True):
         scores = [0.0] * n
@@ -360,49 +446,3 @@ def aggregate(
         truncated_chars=prep.truncated,
         aggregator=name,
     )
-
-
-def judge_batch(
-    engine: Engine,
-    template: Template,
-    requests: Sequence[JudgeRequest],
-    cfg: JudgeConfig,
-) -> list[Result]:
-    """Judge every request with ``cfg.k`` chains: one generate call for the whole batch.
-
-    ``cfg.k == "auto"`` hands over to :func:`grm.adaptive.judge_adaptive` (waves of chains).
-    """
-    if cfg.k == "auto":
-        from grm.adaptive import judge_adaptive  # imported here: it builds on this module
-
-        return judge_adaptive(engine, template, requests, cfg)
-    start = time.perf_counter()
-    preps = [prepare(engine, template, r, i, cfg) for i, r in enumerate(requests)]
-    orders = [
-        plan_orders(template.kind, len(p.request.responses), 0, cfg.k, (cfg.seed, p.index), cfg)
-        for p in preps
-    ]
-    try:
-        chains, prompt_tokens = sample_chains(engine, template, preps, orders, cfg)
-    except EngineError as err:
-        if err.partial is not None:
-            seconds = (time.perf_counter() - start) / max(len(preps), 1)
-            err.results = _results(template, preps, *err.partial, seconds, cfg)
-        raise
-    # The batch shares one engine pass; each request reports an equal share of its time.
-    seconds = (time.perf_counter() - start) / max(len(preps), 1)
-    return _results(template, preps, chains, prompt_tokens, seconds, cfg)
-
-
-def _results(
-    template: Template,
-    preps: Sequence[Prepared],
-    chains: Sequence[Sequence[Chain]],
-    prompt_tokens: Sequence[int],
-    seconds: float,
-    cfg: JudgeConfig,
-) -> list[Result]:
-    return [
-        aggregate(template, p, c, t, seconds, cfg)
-        for p, c, t in zip(preps, chains, prompt_tokens, strict=True)
-    ]

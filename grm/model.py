@@ -15,13 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from grm.adaptive import judge_adaptive
 from grm.config import JudgeConfig
+from grm.driver import ChainWeigher, judge_batch
 from grm.inference.base import Engine, load_engine
-from grm.judge import judge_batch
+from grm.judge import EngineError
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
-from grm.types import JudgeRequest, Prompt, Result
+from grm.types import Chain, JudgeRequest, Prompt, Result
 
 if TYPE_CHECKING:
     from grm.calibration import Calibrator
@@ -183,6 +183,40 @@ class RewardModel:
             for r in results
         ]
 
+    def _judge_pairs(self, reqs: list[JudgeRequest], cfg: JudgeConfig) -> list[Result]:
+        """The pairwise path: drive the waves, then finish every result in one place.
+
+        Finishing (the meta-RM vote, then calibration) applies to the results an
+        :class:`EngineError` recovered as well, so they read like any other result.
+        """
+        weigh: ChainWeigher | None = None
+        scorer = self.meta_rm
+        if scorer is not None:
+            from grm.meta import rate_chains
+
+            def weigh(
+                rs: Sequence[JudgeRequest], chains: Sequence[Sequence[Chain]]
+            ) -> list[list[Chain]]:
+                return rate_chains(scorer, rs, chains)
+
+        try:
+            results = judge_batch(self.engine, self.template, reqs, cfg, weigh)
+        except EngineError as err:
+            if err.results is not None:
+                err.results = self._finish(err.results, reqs, cfg)
+            raise
+        return self._finish(results, reqs, cfg)
+
+    def _finish(
+        self, results: list[Result], reqs: Sequence[JudgeRequest], cfg: JudgeConfig
+    ) -> list[Result]:
+        """Meta-RM vote (when one is loaded), then calibration: the one finishing step."""
+        if self.meta_rm is not None:
+            from grm.meta import apply_meta
+
+            results = apply_meta(results, reqs, self.meta_rm, cfg.k_meta)
+        return self._calibrate(results)
+
     def _config(self, k: K | None, overrides: dict[str, Any]) -> JudgeConfig:
         return self.config.with_(k=k, **overrides)
 
@@ -209,23 +243,7 @@ class RewardModel:
         """Judge many pairs with ONE batched engine pass (one pass per wave with k="auto";
         ``budget`` then caps the chains of the whole batch)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
-        cfg = self._config(k, overrides)
-        if self.meta_rm is None:
-            return self._calibrate(judge_batch(self.engine, self.template, reqs, cfg))
-        from grm.meta import apply_meta, rate_chains
-
-        scorer = self.meta_rm
-        if cfg.k == "auto":  # the meta RM also weights the stopping rule's votes, per wave
-            results = judge_adaptive(
-                self.engine,
-                self.template,
-                reqs,
-                cfg,
-                weigh=lambda rs, chains: rate_chains(scorer, rs, chains),
-            )
-        else:
-            results = judge_batch(self.engine, self.template, reqs, cfg)
-        return self._calibrate(apply_meta(results, reqs, scorer, cfg.k_meta))
+        return self._judge_pairs(reqs, self._config(k, overrides))
 
     def score(
         self,

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from scipy import special, stats
 
 from grm.aggregation import chain_winner, weighted_count_votes
+from grm.registry import Registry
 from grm.types import Judgment
 
 #: SPRT alternative: the chance a chain votes for the better response under H_A.
@@ -78,30 +79,21 @@ class StopContext:
 
 
 StoppingRule = Callable[[Sequence[Judgment], int, StopContext], Decision]
-_REGISTRY: dict[str, StoppingRule] = {}
+STOPPING_RULES: Registry[StoppingRule] = Registry("stopping rule")
 
 
-def register_stopping_rule(name: str) -> Callable[[StoppingRule], StoppingRule]:
-    def wrap(fn: StoppingRule) -> StoppingRule:
-        if name in _REGISTRY:
-            raise ValueError(f"stopping rule {name!r} is already registered")
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
+def register_stopping_rule(
+    name: str, replace: bool = False
+) -> Callable[[StoppingRule], StoppingRule]:
+    return STOPPING_RULES.register(name, replace=replace)
 
 
 def stopping_rule_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return STOPPING_RULES.names()
 
 
 def get_stopping_rule(name: str) -> StoppingRule:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"stopping rule {name!r} is unknown; choose one of {', '.join(stopping_rule_names())}."
-        ) from None
+    return STOPPING_RULES.get(name)
 
 
 # ---------------------------------------------------------------- pure math on counts

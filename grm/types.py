@@ -110,8 +110,9 @@ class Result:
     """Aggregated outcome of k chains on one request.
 
     ``winner`` is the index of the preferred response (``None`` on a tie or when every chain
-    abstained); ``probability`` is the probability that response 0 is preferred (pairwise) or
-    that the winner is best (pointwise), from the aggregator's rule.
+    abstained: :attr:`label` tells the two apart as ``"tie"`` and ``"none"``);
+    ``probability`` is the probability that response 0 is preferred (pairwise) or that the
+    winner is best (pointwise), from the aggregator's rule.
     """
 
     winner: int | None
@@ -145,11 +146,19 @@ class Result:
         return tuple(c.meta_score for c in self.chains)
 
     @property
-    def label(self) -> Literal["A", "B", "tie"] | str:
-        """The winner as a letter (A, B, C, ...) or ``"tie"``."""
-        if self.winner is None:
-            return "tie"
-        return chr(ord("A") + self.winner)
+    def no_verdict(self) -> bool:
+        """No chain gave any evidence: every chain abstained (or none was sampled)."""
+        return (
+            self.winner is None and self.scores is None and sum(self.votes) == 0 and not self.ties
+        )
+
+    @property
+    def label(self) -> Literal["A", "B", "tie", "none"] | str:
+        """The winner as a letter (A, B, C, ...); ``"tie"`` when the evidence is balanced;
+        ``"none"`` when no chain gave a verdict (every chain abstained)."""
+        if self.winner is not None:
+            return chr(ord("A") + self.winner)
+        return "none" if self.no_verdict else "tie"
 
     @property
     def p_a(self) -> float | None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from grm.registry import Registry
 from grm.templates.chat import render_with_fallback
 from grm.types import Message
 
@@ -165,23 +166,17 @@ def choice_token_ids(
 
 
 EngineFactory = Callable[..., Engine]
-_REGISTRY: dict[str, EngineFactory] = {}
+ENGINES: Registry[EngineFactory] = Registry("engine")
 
 
-def register_engine(name: str) -> Callable[[EngineFactory], EngineFactory]:
-    def wrap(factory: EngineFactory) -> EngineFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
+def register_engine(name: str, replace: bool = False) -> Callable[[EngineFactory], EngineFactory]:
+    return ENGINES.register(name, replace=replace)
 
 
 def engine_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return ENGINES.names()
 
 
 def load_engine(name: str, model: str, **options: Any) -> Engine:
     """Build a registered engine by name; the backend is imported only here."""
-    if name not in _REGISTRY:
-        raise ValueError(f"engine {name!r} is unknown; choose one of {', '.join(engine_names())}.")
-    return _REGISTRY[name](model, **options)
+    return ENGINES.get(name)(model, **options)

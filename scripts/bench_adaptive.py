@@ -155,7 +155,8 @@ def _mean(xs: list[float | None]) -> float | None:
 
 def wave_cache_probe(rm: RewardModel, items: list[tuple[JudgeRequest, int]]) -> dict[str, Any]:
     """Prompt tokens and cache hits of each wave of a k='auto' run that never stops early."""
-    from grm.judge import prepare, sample_chains
+    from grm.driver import sample_chains
+    from grm.judge import prepare
 
     cfg = rm.config.with_(k="auto", stopping="fixed", max_k=12, max_tokens=8)
     preps = [prepare(rm.engine, rm.template, r, i, cfg) for i, (r, _) in enumerate(items)]

@@ -135,7 +135,8 @@ def test_config_errors_name_the_field(kw: dict[str, object], match: str) -> None
 @pytest.mark.slow
 @pytest.mark.vllm
 def test_later_waves_hit_the_vllm_prefix_cache(vllm_engine) -> None:  # type: ignore[no-untyped-def]
-    from grm.judge import plan_orders, prepare, sample_chains
+    from grm.driver import sample_chains
+    from grm.judge import plan_orders, prepare
     from grm.templates import get_template
 
     template = get_template("default")

@@ -103,7 +103,7 @@ def test_harness_on_a_scripted_judge(tmp_path: Path) -> None:
     assert report["by_group"]["math"]["n"] == 6
     assert report["position"]["swap_consistency"] == 1.0
     assert report["position"]["first_slot_rate"] == pytest.approx(0.5)
-    assert report["rates"] == {"abstention": 0.0, "forced": 0.0, "tie": 0.0, "parse_failure": 0.0}
+    assert report["rates"] == {"abstention": 0.0, "forced": 0.0, "tie": 0.0, "none": 0.0}
     # The chosen is always the shorter here, so the judge never prefers the longer.
     assert report["length"]["longer_win_rate"] == 0.0
     paths = write_report(report, tmp_path / "out")

@@ -6,8 +6,8 @@ import pytest
 from fake_engine import FakeEngine
 
 from grm.config import JudgeConfig
+from grm.driver import judge_batch
 from grm.feedback import select_feedback
-from grm.judge import judge_batch
 from grm.templates import get_template
 from grm.types import Chain, JudgeRequest, Judgment
 

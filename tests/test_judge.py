@@ -97,7 +97,7 @@ def test_abstain_policy_counts_abstentions() -> None:
     rm, engine = rm_with(lambda p, i: "no verdict")
     v = rm.compare("q?", "x", "y", k=4, on_unparsed="abstain")
     assert v.abstentions == 4 and v.forced == 0
-    assert v.winner is None and v.probability is None and v.label == "tie"
+    assert v.winner is None and v.probability is None and v.label == "none"
     assert not [c for c in engine.calls if c[0] == "choice_logprobs"]
 
 

@@ -14,7 +14,7 @@ from grm.inference.tip import (
 )
 
 from grm.config import JudgeConfig
-from grm.judge import judge_batch
+from grm.driver import judge_batch
 from grm.templates import get_template
 from grm.types import JudgeRequest
 

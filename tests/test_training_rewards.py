@@ -130,6 +130,6 @@ def test_trl_pointwise_adapter() -> None:
 
 
 def test_unknown_reward_is_named() -> None:
-    with pytest.raises(ValueError, match="unknown rewards"):
+    with pytest.raises(ValueError, match="reward .bogus. is unknown; choose one of"):
         make_reward_funcs("default", ["bogus"], 64)
     assert set(REWARD_FUNCS) >= {"verdict", "swap_consistency", "pointwise", "format", "overlong"}

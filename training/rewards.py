@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from grm.parsing import Parsed
+from grm.registry import Registry
 from grm.templates import Template, get_template
 from grm.types import response_text
 
@@ -234,13 +235,15 @@ def _overlong(template: Template, max_completion_length: int) -> RewardFunc:
 
 
 #: Reward name -> factory(template, max_completion_length) of a TRL reward function.
-REWARD_FUNCS: dict[str, Callable[[Template, int], RewardFunc]] = {
-    "verdict": _verdict,
-    "swap_consistency": _swap,
-    "pointwise": _pointwise,
-    "format": _format,
-    "overlong": _overlong,
-}
+REWARD_FUNCS: Registry[Callable[[Template, int], RewardFunc]] = Registry("reward")
+for _name, _factory in (
+    ("verdict", _verdict),
+    ("swap_consistency", _swap),
+    ("pointwise", _pointwise),
+    ("format", _format),
+    ("overlong", _overlong),
+):
+    REWARD_FUNCS.register(_name, _factory)
 
 
 def make_reward_funcs(
@@ -248,7 +251,5 @@ def make_reward_funcs(
 ) -> list[RewardFunc]:
     """TRL ``reward_funcs`` for the named rewards (their weights go in GRPOConfig)."""
     tpl = get_template(template)
-    unknown = [n for n in names if n not in REWARD_FUNCS]
-    if unknown:
-        raise ValueError(f"unknown rewards {unknown}; choose from {sorted(REWARD_FUNCS)}.")
-    return [REWARD_FUNCS[n](tpl, max_completion_length) for n in names]
+    factories = [REWARD_FUNCS.get(n) for n in names]  # an unknown name lists the known ones
+    return [f(tpl, max_completion_length) for f in factories]

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from grm.registry import Registry
+
 #: A task item: ``prompt``, ``responses`` (two strings), ``preferred`` (index of the better
 #: response), ``task`` (the family name), ``check`` (the worked solution), ``claims`` (what
 #: each response asserts, as shown in a rationale) and ``ok`` (whether each one is right).
@@ -210,10 +212,11 @@ def _constraint(cfg: TaskConfig, split: Split, n: int, rng: random.Random) -> li
 
 
 #: Task family name -> generator(cfg, split, n, rng) of that many items from that split.
-TASKS: dict[str, Callable[[TaskConfig, Split, int, random.Random], list[TaskRow]]] = {
-    "addition": _addition,
-    "constraint": _constraint,
-}
+TASKS: Registry[Callable[[TaskConfig, Split, int, random.Random], list[TaskRow]]] = Registry(
+    "task family"
+)
+TASKS.register("addition", _addition)
+TASKS.register("constraint", _constraint)
 
 
 def make_tasks(cfg: TaskConfig, split: Split, n: int) -> list[TaskRow]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from grm.ranking.bradley_terry import DEFAULT_L2
+from grm.registry import Registry
 from grm.types import Prompt, Result, response_text
 
 Rating = Literal["bt", "elo"]
@@ -159,27 +160,16 @@ class Judge(Protocol):
 
 #: A method ranks many groups; each of its rounds is ONE batched judge call over all groups.
 RankMethod = Callable[[Judge, Sequence[RankItem], Any, RankConfig, dict[str, Any]], list[Ranking]]
-_REGISTRY: dict[str, RankMethod] = {}
+RANK_METHODS: Registry[RankMethod] = Registry("ranking method")
 
 
-def register_method(name: str) -> Callable[[RankMethod], RankMethod]:
-    def wrap(fn: RankMethod) -> RankMethod:
-        if name in _REGISTRY:
-            raise ValueError(f"ranking method {name!r} is already registered")
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
+def register_method(name: str, replace: bool = False) -> Callable[[RankMethod], RankMethod]:
+    return RANK_METHODS.register(name, replace=replace)
 
 
 def method_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return RANK_METHODS.names()
 
 
 def get_method(name: str) -> RankMethod:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"ranking method {name!r} is unknown; choose one of {', '.join(method_names())}."
-        ) from None
+    return RANK_METHODS.get(name)

@@ -15,33 +15,23 @@ from typing import Any
 import numpy as np
 
 from grm.ranking.base import Judge, Ranking
+from grm.registry import Registry
 from grm.types import JudgeRequest, Prompt, Result
 
 GroupReward = Callable[[Ranking], list[float]]
-_REGISTRY: dict[str, GroupReward] = {}
+GROUP_REWARDS: Registry[GroupReward] = Registry("group reward")
 
 
-def register_group_reward(name: str) -> Callable[[GroupReward], GroupReward]:
-    def wrap(fn: GroupReward) -> GroupReward:
-        if name in _REGISTRY:
-            raise ValueError(f"group reward {name!r} is already registered")
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
+def register_group_reward(name: str, replace: bool = False) -> Callable[[GroupReward], GroupReward]:
+    return GROUP_REWARDS.register(name, replace=replace)
 
 
 def group_reward_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return GROUP_REWARDS.names()
 
 
 def get_group_reward(name: str) -> GroupReward:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"group reward {name!r} is unknown; choose one of {', '.join(group_reward_names())}."
-        ) from None
+    return GROUP_REWARDS.get(name)
 
 
 @register_group_reward("win_rate")

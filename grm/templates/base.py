@@ -11,9 +11,10 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from grm.parsing import DEFAULT_MAX_TRAILING, Parsed, Rule
+from grm.registry import Registry
 from grm.types import JudgeRequest, Message
 
 Kind = Literal["pairwise", "pointwise"]
@@ -237,35 +238,29 @@ def think_block(text: str) -> str:
     return text[begin : end if end >= begin else len(text)].strip()
 
 
-_REGISTRY: dict[str, type[Template]] = {}
+TEMPLATES: Registry[type[Template]] = Registry(
+    "template", "Or register your own with grm.templates.register_template."
+)
 T = TypeVar("T", bound=type[Template])
 
 
-def register_template(*names: str) -> Callable[[T], T]:
+def register_template(*names: str, replace: bool = False) -> Callable[[T], T]:
     """Class decorator: register a template under one or more names."""
 
     def wrap(cls: T) -> T:
         for name in names:
-            if name in _REGISTRY:
-                raise ValueError(f"template name {name!r} is already registered")
-            _REGISTRY[name] = cls
+            TEMPLATES.register(name, cls, replace=replace)
         return cls
 
     return wrap
 
 
 def template_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return TEMPLATES.names()
 
 
-def get_template(name: str | Template, **options: bool) -> Template:
+def get_template(name: str | Template, **options: Any) -> Template:
     """Look a template up by name (or pass an instance through); options go to its init."""
     if isinstance(name, Template):
         return name
-    try:
-        return _REGISTRY[name](**options)
-    except KeyError:
-        raise ValueError(
-            f"template {name!r} is unknown; choose one of {', '.join(template_names())} "
-            "or register your own with grm.templates.register_template."
-        ) from None
+    return TEMPLATES.get(name)(**options)
