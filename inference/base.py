@@ -99,7 +99,15 @@ class Engine(Protocol):
         ...
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        """Next-token log-probability of each choice string's first token after each prompt."""
+        """Exact next-token log-probability of each choice string's first token after each
+        prompt (the full softmax, never a top-k floor)."""
+        ...
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        """Log-probability of each candidate continuation, as a whole token sequence, after
+        each prompt (so "10," is scored as its own tokens, not as the "1" it starts with)."""
         ...
 
     def close(self) -> None: ...
@@ -163,6 +171,21 @@ def choice_token_ids(
     if len(set(ids)) != len(ids):
         raise ValueError(f"choices {list(choices)} share a first token; they cannot be told apart")
     return ids
+
+
+def continuation_ids(encode: Callable[[str], list[int]], prompt: str, text: str) -> list[int]:
+    """The token ids that continue ``prompt`` with ``text`` (the prompt is encoded on its
+    own, so where the tokenizer would merge across the boundary, ``text``'s own ids are).
+    """
+    context = prompt[-64:]
+    base = encode(context)
+    full = encode(context + text)
+    if len(full) > len(base) and full[: len(base)] == base:
+        return full[len(base) :]
+    own = encode(text)
+    if not own:
+        raise ValueError(f"candidate {text!r} encodes to no token")
+    return own
 
 
 EngineFactory = Callable[..., Engine]

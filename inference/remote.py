@@ -4,9 +4,10 @@ A user who outgrows one machine runs ``vllm serve`` replicas (or one server with
 tensor / data parallelism) and points this engine at their URLs; nothing here schedules
 GPUs. Prompts are rendered locally with the model's chat template (so every engine sees the
 same text) and sent to ``POST /v1/completions`` with ``n`` chains each; a batch is split
-into one request per URL, sent concurrently. The verdict probabilities come from
-``logprobs`` (top 20) of a one-token greedy completion, with vLLM's
-``return_tokens_as_token_ids`` so a choice is matched by token id, not by its spelling.
+into one request per URL, sent concurrently. The verdict probabilities are exact: vLLM's
+``logprob_token_ids`` asks for the choice tokens' own log-probabilities in a one-token
+greedy completion, with ``return_tokens_as_token_ids`` so a choice is matched by token id,
+not by its spelling; forced scores read whole candidates from ``prompt_logprobs``.
 
 vLLM on CPU rejects a per-request seed ("CPU Generator does not use offset"), so no seed is
 sent unless ``send_seed`` is set; the server's own ``--seed`` then fixes the sampler.
@@ -28,13 +29,11 @@ from grm.inference.base import (
     GenRequest,
     SamplingConfig,
     choice_token_ids,
+    continuation_ids,
     register_engine,
 )
 
 logger = logging.getLogger(__name__)
-
-#: Top log-probabilities asked for per step (vLLM's default ``--max-logprobs`` is 20).
-TOP_LOGPROBS = 20
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ class RemoteEngine(ChatTokenizer):
         futures = [self._pool.submit(self._post, b, start + i) for i, b in enumerate(bodies)]
         return [f.result() for f in futures]
 
-    def _base(self, prompts: list[str], **params: Any) -> dict[str, Any]:
+    def _base(self, prompts: list[str] | list[list[int]], **params: Any) -> dict[str, Any]:
         # The prompt is already rendered with its special tokens: add none.
         return {"model": self.model_name, "prompt": prompts, "add_special_tokens": False, **params}
 
@@ -185,30 +184,81 @@ class RemoteEngine(ChatTokenizer):
         return [r for r in results if r is not None]
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        """Top-20 log-probabilities of one greedy step; a choice outside them gets the
-        smallest returned value (an upper bound on its log-probability)."""
+        """Exact log-probabilities of the choice tokens after one greedy step, with vLLM's
+        ``logprob_token_ids`` (the server returns those ids' full-softmax values)."""
         if not prompts:
             return []
-        parts = _chunks(len(prompts), len(self.config.urls))
+        id_lists = [choice_token_ids(self.encode, p[-64:], choices) for p in prompts]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, ids in enumerate(id_lists):
+            groups.setdefault(tuple(ids), []).append(i)
+        plan: list[tuple[tuple[int, ...], list[int]]] = []
+        for ids, members in groups.items():
+            for part in _chunks(len(members), len(self.config.urls)):
+                plan.append((ids, [members[j] for j in part]))
         bodies = [
             self._base(
-                [prompts[i] for i in part],
+                [prompts[i] for i in members],
                 max_tokens=1,
                 temperature=0.0,
-                logprobs=TOP_LOGPROBS,
+                logprobs=len(ids),
+                logprob_token_ids=list(ids),
                 return_tokens_as_token_ids=True,
             )
-            for part in parts
+            for ids, members in plan
         ]
-        result: list[list[float]] = []
-        for part, out in zip(parts, self._spread(bodies), strict=True):
-            for i, c in zip(part, sorted(out["choices"], key=lambda c: c["index"]), strict=True):
-                ids = choice_token_ids(self.encode, prompts[i][-64:], choices)
+        result: list[list[float]] = [[] for _ in prompts]
+        for (ids, members), out in zip(plan, self._spread(bodies), strict=True):
+            rows = sorted(out["choices"], key=lambda c: c["index"])
+            for i, c in zip(members, rows, strict=True):
                 top = ((c.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
                 by_id = {self._token_id(k): float(v) for k, v in top.items()}
-                floor = min(by_id.values(), default=-100.0)
-                result.append([by_id.get(t, floor) for t in ids])
+                missing = [t for t in ids if t not in by_id]
+                if missing:
+                    raise RuntimeError(
+                        f"the server returned no log-probability for token ids {missing}; "
+                        "it does not honour logprob_token_ids (serve with a recent vLLM)."
+                    )
+                result[i] = [by_id[t] for t in ids]
         return result
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        """Each candidate's summed log-probability, read from vLLM's ``prompt_logprobs`` on
+        prompt + candidate token ids (sent as ids, so nothing is re-tokenised)."""
+        if not prompts:
+            return []
+        seqs, tails = [], []
+        for prompt in prompts:
+            head = self.encode(prompt)
+            for cand in candidates:
+                tail = continuation_ids(self.encode, prompt, cand)
+                seqs.append(head + tail)
+                tails.append(tail)
+        parts = _chunks(len(seqs), len(self.config.urls))
+        bodies = [
+            self._base([seqs[i] for i in part], max_tokens=1, temperature=0.0, prompt_logprobs=0)
+            for part in parts
+        ]
+        scores = [0.0] * len(seqs)
+        for part, out in zip(parts, self._spread(bodies), strict=True):
+            rows = sorted(out["choices"], key=lambda c: c["index"])
+            for i, c in zip(part, rows, strict=True):
+                per_token = c.get("prompt_logprobs") or []
+                seq, tail = seqs[i], tails[i]
+                total = 0.0
+                for pos in range(len(seq) - len(tail), len(seq)):
+                    entry = (per_token[pos] or {}).get(str(seq[pos]))
+                    if entry is None:
+                        raise RuntimeError(
+                            "the server returned no prompt log-probability for token "
+                            f"{seq[pos]}; serve with vLLM (prompt_logprobs)."
+                        )
+                    total += float(entry["logprob"] if isinstance(entry, dict) else entry)
+                scores[i] = total
+        k = len(candidates)
+        return [scores[i * k : (i + 1) * k] for i in range(len(prompts))]
 
     def _token_id(self, key: str) -> int:
         """vLLM spells a token ``token_id:123`` when asked; fall back to the text."""

@@ -221,6 +221,10 @@ class MultiTurn(Template):
             return None
         return Parsed(scores=(value, *turns.scores))
 
+    def score_suffix(self, slot: int, n: int) -> str:
+        """The overall score and the last turn score close their ``[[...]]``."""
+        return "]]" if slot == 0 or slot == n - 1 else self.score_separator
+
     def scores_so_far(self, scores: Sequence[int]) -> str:
         """Forced verdict: the overall score closes its line, then the turn list opens."""
         if not scores:

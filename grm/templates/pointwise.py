@@ -28,6 +28,7 @@ class GRMPointwise(Template):
     name = "pointwise"
     kind = "pointwise"
     verdict_prefix = "Final Scores: [["
+    score_close = "]]"
     min_responses = 1
     max_responses = None
     default_temperature = 0.5
