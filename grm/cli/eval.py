@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from grm.cli.judge import add_meta_args, add_model_args
+from grm.cli.judge import add_meta_args, add_model_args, max_tokens_option
 
 
 def add_parser(sub: Any) -> None:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         engine=args.engine,
         template=args.template,
-        max_tokens=args.max_tokens,
+        **max_tokens_option(args),
         seed=args.seed,
         on_unparsed=args.on_unparsed,
         aggregator=args.aggregator,

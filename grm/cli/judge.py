@@ -21,14 +21,29 @@ from grm.stopping import stopping_rule_names
 from grm.templates import get_template, template_names
 
 
+def max_tokens_option(args: argparse.Namespace) -> dict[str, Any]:
+    """``max_tokens`` when given on the command line (else the template's default)."""
+    return {} if args.max_tokens is None else {"max_tokens": args.max_tokens}
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """Flags shared by every sub-command that loads a judge."""
     p.add_argument("--model", default=None, help="checkpoint dir or hub id (default: embedded)")
     p.add_argument(
         "--engine", default="auto", choices=["auto", *engine_names()], help="inference backend"
     )
-    p.add_argument("--template", default="default", choices=template_names())
-    p.add_argument("--max-tokens", type=int, default=256, help="most tokens per chain")
+    p.add_argument(
+        "--template",
+        default=None,
+        help=f"one of {', '.join(template_names())}, or a template file (.yaml); "
+        "default: the model's own format when its name is known, else 'default'",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="most tokens per chain (default: the template's original budget, else 256)",
+    )
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--aggregator", default=None, choices=aggregator_names())
@@ -134,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
     from grm import RewardModel
 
     start = time.perf_counter()
-    pointwise = len(responses) != 2 or get_template(args.template).kind == "pointwise"
+    pointwise = len(responses) != 2 or (
+        args.template is not None and get_template(args.template).kind == "pointwise"
+    )
     if pointwise and args.meta_rm:
         raise ValueError(
             "--meta-rm rates pairwise verdicts; pass exactly two responses with a pairwise "
@@ -143,11 +160,9 @@ def run(args: argparse.Namespace) -> int:
     rm = RewardModel.load(
         args.model,
         engine=args.engine,
-        template=args.template if not pointwise else "default",
-        pointwise_template=args.template
-        if pointwise and args.template != "default"
-        else "pointwise",
-        max_tokens=args.max_tokens,
+        template=None if pointwise else args.template,
+        pointwise_template=args.template if pointwise else None,
+        **max_tokens_option(args),
         seed=args.seed,
         on_unparsed=args.on_unparsed,
         aggregator=args.aggregator,

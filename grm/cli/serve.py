@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Any
 
-from grm.cli.judge import add_model_args
+from grm.cli.judge import add_model_args, max_tokens_option
 
 
 def add_parser(sub: Any) -> None:
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         template=args.template,
         engine_options=engine_options(args.engine_option),
-        max_tokens=args.max_tokens,
+        **max_tokens_option(args),
         seed=args.seed,
         on_unparsed=args.on_unparsed,
         aggregator=args.aggregator,

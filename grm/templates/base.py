@@ -260,7 +260,12 @@ def template_names() -> list[str]:
 
 
 def get_template(name: str | Template, **options: Any) -> Template:
-    """Look a template up by name (or pass an instance through); options go to its init."""
+    """Look a template up by name, load it from a template file (``*.yaml``), or pass an
+    instance through; options go to its init."""
     if isinstance(name, Template):
         return name
+    from grm.templates.files import is_template_file, load_template_file
+
+    if is_template_file(name):
+        return load_template_file(name, **options)
     return TEMPLATES.get(name)(**options)
