@@ -30,7 +30,9 @@ from grm.types import JudgeRequest, Message
 
 # parser._parse_output_absolute, without its overlapping whitespace groups.
 _ABSOLUTE = re.compile(
-    r"(?:\[RESULT\]|\[SCORE\]|\[Result\]:?|Score:?|Result:?|score\s+of)[\s(\[]*([0-9]+)", re.I
+    r"(?:\[(?:RESULT|SCORE)\]:?|Score:?|Result:?|score\s+of)[\s(\[]*+([0-9]+)"
+    r"(?=[)\]\s]|$|/\s*5|out\s*of\s*5)",
+    re.I,
 )
 # parser._parse_output_relative.
 _RELATIVE = re.compile(

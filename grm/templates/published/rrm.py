@@ -27,8 +27,9 @@ from grm.templates.base import Decoding, Template, register_template, think_bloc
 from grm.templates.published.common import between, pair_text
 from grm.types import JudgeRequest, Message
 
-# last_boxed_only_string + remove_boxed: the last \boxed{...}, content compared exactly.
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+# last_boxed_only_string + remove_boxed: the last "\boxed" (closed or not), its content
+# compared exactly; an unclosed last box is an error even after a complete one.
+_BOXED = re.compile(r"\\boxed(\{[^{}]*\})?")
 _LABELS = ("Assistant 1", "Assistant 2")
 
 
@@ -90,10 +91,10 @@ class RRM(Template):
             return None
         start, end = span[0] - len("<think>"), span[1] - len("<think>")
         match = find_verdict(_BOXED, text, "last", self.max_trailing, self.tail_only, start, end)
-        if match is None or match.group(1) not in _LABELS:
+        if match is None or match.group(1) is None or match.group(1)[1:-1] not in _LABELS:
             return None
-        slot = _LABELS.index(match.group(1))
-        return Parsed(winner=slot, choice_start=match.start(1) + len("Assistant "))
+        slot = _LABELS.index(match.group(1)[1:-1])
+        return Parsed(winner=slot, choice_start=match.start(1) + len("{Assistant "))
 
     def critique(self, text: str) -> str:
         """The thinking (the turn opens inside ``<think>``), or the text before the box."""
