@@ -46,8 +46,10 @@ class FakeEngine:
         for r in requests:
             comps = []
             for i in range(r.n):
-                text = self.script(r.prompt, i)[: sampling.max_tokens * 4]
-                comps.append(Completion(text, self.count_tokens(text), "stop"))
+                full = self.script(r.prompt, i)
+                text = full[: sampling.max_tokens * 4]
+                finish = "length" if len(full) > len(text) else "stop"
+                comps.append(Completion(text, self.count_tokens(text), finish))
             out.append(Generation(self.count_tokens(r.prompt), comps))
         return out
 
