@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from grm.quoting import last_unquoted, trailing_chars, unquoted_matches
+from grm.quoting import MAX_CANDIDATES, Text, last_unquoted, trailing_chars, unquoted_matches
 
 #: Characters of text (after stripping closing tags and punctuation) allowed after a verdict.
 DEFAULT_MAX_TRAILING = 80
@@ -90,11 +90,8 @@ def find_verdict(
         match = found[0] if found else None
     else:
         match = last_unquoted(pattern, text, start, end)
-        if match is not None and rule == "unique":
-            label = match.group(1).strip().upper()
-            for other in unquoted_matches(pattern, text, start, match.start(), limit=64):
-                if other.group(1).strip().upper() != label:
-                    return None
+        if match is not None and rule == "unique" and conflicting(pattern, text, match, start):
+            return None
     if match is None:
         return None
     if max_trailing is not None:
@@ -102,6 +99,22 @@ def find_verdict(
         if trailing_chars(text[:stop], match.end(), max_trailing) > max_trailing:
             return None
     return match
+
+
+def conflicting(pattern: re.Pattern[str], text: str, match: re.Match[str], start: int) -> bool:
+    """Whether an unquoted match before ``match`` carries a different verdict (only those
+    are checked for quotation, at most MAX_CANDIDATES of them)."""
+    label = match.group(1).strip().upper()
+    prepared, checked = Text(text), 0
+    for other in pattern.finditer(text, start, match.start()):
+        if other.group(1).strip().upper() == label:
+            continue
+        if not prepared.quoted(other.start()):
+            return True
+        checked += 1
+        if checked >= MAX_CANDIDATES:
+            return True  # a flood of quoted opposite verdicts: abstain rather than guess
+    return False
 
 
 def parse_choice(

@@ -10,10 +10,10 @@ quotation is skipped, wherever it sits:
 - an HTML comment (an unclosed one runs to the end);
 - a Markdown blockquote line (``> ...``).
 
-Every check looks at one candidate match with C-speed string scans (``count``, ``rfind``),
-and the finders look at a bounded number of candidates, so parsing stays linear in the
-length of the chain whatever it holds (an adversarial chain of a million parentheses
-included); no regex here can backtrack.
+Every check looks at one candidate match with C-speed string scans (``count``, ``rfind``)
+within a bounded window around it, and the finders look at a bounded number of candidates,
+so parsing stays linear in the length of the chain whatever it holds (an adversarial chain
+of a million parentheses included); no regex here can backtrack.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from collections.abc import Iterator
 
 #: Most candidate matches a finder examines before it gives up (all of them quoted).
 MAX_CANDIDATES = 64
+#: Characters either side of a candidate that the same-line checks look at.
+LINE_WINDOW = 2000
+#: Characters either side of a candidate that the fence, comment and quoting-block checks
+#: look at: a quotation opened further back than this is not seen (the check then errs
+#: towards reading the verdict as quoted or not quoted, never towards another verdict).
+QUOTE_WINDOW = 65536
 _FIRST_WINDOW = 4096
+_BLOCKQUOTE = re.compile(r"[ \t]*>")
 
 
 class Text:
@@ -42,15 +49,20 @@ class Text:
         return self._lower
 
     def quoted(self, pos: int) -> bool:
-        """Whether position ``pos`` lies inside a quotation (see the module docstring)."""
+        """Whether position ``pos`` lies inside a quotation (see the module docstring).
+
+        Line checks look at most :data:`LINE_WINDOW` characters either side of ``pos``, so
+        one check costs O(window) plus C-speed counts, even on a megabyte-long line.
+        """
         t = self.text
-        line_start = t.rfind("\n", 0, pos) + 1
-        line_end = t.find("\n", pos)
+        lo = max(pos - LINE_WINDOW, 0)
+        line_start = t.rfind("\n", lo, pos) + 1 or lo
+        hi = min(pos + LINE_WINDOW, len(t))
+        line_end = t.find("\n", pos, hi)
         if line_end < 0:
-            line_end = len(t)
+            line_end = hi
         # Markdown blockquote: the line starts (after blanks) with ">".
-        head = t[line_start:pos].lstrip(" \t")
-        if head.startswith(">"):
+        if _BLOCKQUOTE.match(t, line_start, pos):
             return True
         # A parenthesis open before pos and closed after it, on the same line.
         if t.count("(", line_start, pos) > t.count(")", line_start, pos) and t.count(
@@ -58,18 +70,21 @@ class Text:
         ) > t.count("(", pos, line_end):
             return True
         # Code: inside a fence (odd number of fences before), or inline code on the line.
-        fences = t.count("```", 0, pos)
-        if fences % 2 == 1:
+        far = max(pos - QUOTE_WINDOW, 0)
+        if t.count("```", far, pos) % 2 == 1:
             return True
         if (t.count("`", line_start, pos) - 3 * t.count("```", line_start, pos)) % 2 == 1:
             return True
         # HTML comment: the last opener before pos is not closed before pos.
-        if t.rfind("<!--", 0, pos) > t.rfind("-->", 0, pos):
+        if t.rfind("<!--", far, pos) > t.rfind("-->", far, pos):
             return True
         # A quoting block the judge opened before pos and closes after it (any letter case).
         low = self.lower
+        near = min(pos + QUOTE_WINDOW, len(t))
         for opener, closer in (("<response_", "</response_"), ("<reference", "</reference")):
-            if low.rfind(opener, 0, pos) > low.rfind(closer, 0, pos) and low.find(closer, pos) >= 0:
+            if low.rfind(opener, far, pos) > low.rfind(closer, far, pos) and (
+                low.find(closer, pos, near) >= 0
+            ):
                 return True
         return False
 

@@ -272,7 +272,7 @@ TEMPLATES = [n for n in template_names() if n not in ("pairwise", "trajectory", 
 def parse_seconds(name: str, text: str, n: int) -> float:
     template = get_template(name)
     best = float("inf")
-    for _ in range(3):  # best of three: the machine is shared
+    for _ in range(5):  # best of five: the machine is shared
         start = time.perf_counter()
         template.parse(text, n)
         best = min(best, time.perf_counter() - start)
@@ -296,17 +296,30 @@ def test_known_worst_cases_stay_linear() -> None:
     for unit in [
         "(a",
         "((((",
-        "[[A]] (",
         "()",
+        "[[A]] (",
+        "([[A]])",
+        "([[B]]) [[A]] ",
+        "`[[A]]`",
         "\n>",
+        "\n>[[A]]",
         "<!--",
+        "<!--[[A]]",
         "```",
+        "```[[A]]",
         "[RESULT] ",
+        "[RESULT] 9x",
+        "<!--[RESULT] 3",
         "Score:   ",
         "<response_A>",
+        "<response_A>[[A]]",
         "<answer>[[A]]</answer>",
+        "(<answer>[[A]]</answer>)",
         "Scores: \\boxed{",
+        "(\\boxed{Assistant 1})",
+        "</think>(<answer>3</answer>)",
         "Turn Scores: [[",
+        "[[B]] [[A]]",
     ]:
         text = (unit * (ONE_MB // len(unit) + 1))[:ONE_MB]
         for name in TEMPLATES:

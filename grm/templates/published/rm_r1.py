@@ -22,7 +22,8 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from grm.parsing import Parsed, parse_choice
+from grm.parsing import Parsed, find_verdict, parse_choice
+from grm.quoting import MAX_CANDIDATES, Text
 from grm.templates.base import Decoding, Template, register_template
 from grm.templates.published.common import pair_text
 from grm.types import JudgeRequest, Message
@@ -56,15 +57,28 @@ class _RMR1(Template):
     kind = "pairwise"
     choices: ClassVar[tuple[str, ...]] = ("A", "B")
     verdict_prefix = "<answer>[["
-    rule = "unique"
+    rule = "unique"  # both verdicts present: an error (implemented in parse)
     max_trailing = None
     decoding = Decoding(temperature=0.0, max_tokens=50000)
     delimiters = _DELIMITERS
 
     def parse(self, text: str, n_responses: int = 2) -> Parsed | None:
-        return parse_choice(
-            text, _VERDICT, self.choices, self.max_trailing, self.tail_only, self.rule
-        )
+        if not self.tail_only:  # the naive rule: the first match anywhere
+            return parse_choice(text, _VERDICT, self.choices, None, False)
+        match = find_verdict(_VERDICT, text, "last", self.max_trailing)
+        if match is None:
+            return None
+        # Both verdicts present is an error: any unquoted opposite verdict before the last
+        # one (a later one would be the last). Literal finds keep this linear and fast.
+        other = "[[B]]" if match.group(1) == "A" else "[[A]]"
+        quotes, checked = Text(text), 0
+        at = text.find(other, 0, match.start())
+        while at >= 0:
+            checked += 1
+            if not quotes.quoted(at) or checked > MAX_CANDIDATES:
+                return None
+            at = text.find(other, at + 1, match.start())
+        return Parsed(winner="AB".index(match.group(1)), choice_start=match.start(1))
 
     def critique(self, text: str) -> str:
         """The ``<eval>`` section when there is one (RM-R1 evaluates inside it)."""
@@ -122,6 +136,8 @@ class RMR1Reasoning(_RMR1):
     """RM-R1 reasoning-distilled format: one user message, no system message."""
 
     name = "rm-r1-reasoning"
+    # The distilled models think first (their chat template opens <think>).
+    verdict_prefix = "\n</think>\n\n<answer>[["
     source = (
         "RM-R1-UIUC/RM-R1 eval/reward-bench/rewardbench/generative.py "
         "(RM_R1_SINGLE_TURN_REASONING_USER_PROMPT); scripts/run_generative.py sends it as "

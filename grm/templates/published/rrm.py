@@ -40,7 +40,8 @@ class RRM(Template):
     name = "rrm"
     kind = "pairwise"
     choices: ClassVar[tuple[str, ...]] = ("1", "2")
-    verdict_prefix = "\\boxed{Assistant "
+    # A cut chain is still thinking: close the thinking, then open the box.
+    verdict_prefix = "\n</think>\n\n\\boxed{Assistant "
     max_trailing = None
     decoding = Decoding(temperature=0.6, max_tokens=8192)
     source = (
@@ -100,4 +101,5 @@ class RRM(Template):
         """The thinking (the turn opens inside ``<think>``), or the text before the box."""
         if "</think>" in text:
             return think_block(text)
-        return super().critique(text)
+        box = text.rfind("\\boxed")
+        return (text[:box] if box >= 0 else text).strip()
