@@ -185,9 +185,13 @@ class Template(ABC):
                 if self.max_responses == self.min_responses
                 else f"at least {self.min_responses}"
             )
+            fix = (
+                "grade each response in its own request (score(prompt, [response]))"
+                if self.max_responses == 1
+                else "use template='pointwise' for any number of responses"
+            )
             raise ValueError(
-                f"responses has {n} items but template {self.name!r} takes {want}; "
-                "use template='pointwise' for any number of responses."
+                f"responses has {n} items but template {self.name!r} takes {want}; {fix}."
             )
 
     def prompt(
