@@ -241,7 +241,7 @@ def cross_validate(
     return {
         "calibrator": name,
         "folds": folds,
-        "before": calibration_summary(p, y),
-        "after": calibration_summary(oof, y),
+        "before": calibration_summary(p.tolist(), y.tolist()),
+        "after": calibration_summary(oof.tolist(), y.tolist()),
         "oof": oof.tolist(),
     }

@@ -1,9 +1,64 @@
-"""The judge's config: one flat, validated dataclass."""
+"""The judge's config: one flat, validated dataclass.
+
+Per-call options (``RewardModel.compare(..., temperature=0.3)``) go through
+:meth:`JudgeConfig.with_`: an option that is not passed (or passed as :data:`UNSET`) keeps
+the loaded value, while ``None`` is a value like any other, so ``temperature=None`` clears a
+temperature set at load time (back to the template's). A misspelled option raises an error
+that lists the valid names.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final, Literal
+
+
+class _Unset:
+    """The type of :data:`UNSET`: "not given", as opposed to ``None``."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "UNSET"  # pickles as the module attribute: still the one instance
+
+
+#: An option that was not given (keep the configured value); ``None`` is a value.
+UNSET: Final[Any] = _Unset()
+
+
+class UnknownOptionError(TypeError, ValueError):
+    """An option name that is not a field of the config (a TypeError, as for a bad keyword,
+    and a ValueError, as for any other bad setting)."""
+
+
+def check_option_names(cls: type, names: Any, what: str = "option") -> None:
+    """Raise :class:`UnknownOptionError` naming the unknown ``names`` and the valid ones."""
+    valid = sorted(f.name for f in fields(cls))
+    unknown = sorted(set(names) - set(valid))
+    if unknown:
+        import difflib
+
+        hints = [
+            f"{u!r} (did you mean {close[0]!r}?)" if close else repr(u)
+            for u in unknown
+            for close in [difflib.get_close_matches(u, valid, n=1)]
+        ]
+        raise UnknownOptionError(
+            f"unknown {cls.__name__} {what}{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(hints)}; valid names: {', '.join(valid)}."
+        )
+
 
 #: Thought-switching words for TIP (Wang et al. 2025, arXiv:2501.18585): the paper's
 #: "alternatively" family and common o1-style markers.
@@ -144,6 +199,18 @@ class JudgeConfig:
 
             get_aggregator(self.aggregator)  # raises with the list of names
 
+    @classmethod
+    def from_options(cls, **options: Any) -> JudgeConfig:
+        """Build from keyword options; UNSET ones take the default, unknown names raise."""
+        check_option_names(cls, options)
+        return cls(**{k: v for k, v in options.items() if v is not UNSET})
+
     def with_(self, **overrides: Any) -> JudgeConfig:
-        """A copy with the non-None overrides applied (and validated)."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """A copy with the given overrides applied (and validated).
+
+        ``UNSET`` keeps a field as it is; ``None`` is applied like any value. Unknown names
+        raise :class:`UnknownOptionError` listing the valid ones.
+        """
+        check_option_names(type(self), overrides)
+        given = {k: v for k, v in overrides.items() if v is not UNSET}
+        return replace(self, **given) if given else self

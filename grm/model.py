@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from grm.config import JudgeConfig
+from grm.config import UNSET, JudgeConfig
 from grm.driver import ChainWeigher, judge_batch
 from grm.inference.base import Engine, load_engine
 from grm.judge import EngineError
@@ -156,7 +156,8 @@ class RewardModel:
 
             model = default_model_path()
         pair_tpl, point_tpl = choose_templates(str(model), template, pointwise_template)
-        JudgeConfig(**config)  # fail on bad options before a slow model load
+        config = {k: v for k, v in config.items() if v is not UNSET}
+        JudgeConfig.from_options(**config)  # fail on bad options before a slow model load
         name = resolve_engine_name(engine)
         logger.info("Loading %s with the %s engine", model, name)
         cal_path = _calibrator_path(model, calibrator)
@@ -169,7 +170,9 @@ class RewardModel:
         elif meta_rm is not None:
             scorer = meta_rm
         backend = load_engine(name, str(model), **(engine_options or {}))
-        judge_config = JudgeConfig(**apply_decoding(pair_tpl, config, backend.max_context))
+        judge_config = JudgeConfig.from_options(
+            **apply_decoding(pair_tpl, config, backend.max_context)
+        )
         rm = cls(backend, pair_tpl, point_tpl, judge_config, str(model), meta_rm=scorer)
         rm.check_budget(rm.template, judge_config.max_tokens)
         if cal_path is not None:
@@ -226,7 +229,9 @@ class RewardModel:
         return self._calibrate(results)
 
     def _config(self, k: K | None, overrides: dict[str, Any]) -> JudgeConfig:
-        return self.config.with_(k=k, **overrides)
+        """The call's config: ``k=None`` keeps the loaded k; other overrides apply as given
+        (``None`` included), unless ``UNSET``."""
+        return self.config.with_(k=UNSET if k is None else k, **overrides)
 
     def check_budget(self, template: Template, max_tokens: int) -> None:
         """Warn (once per template and value) when ``max_tokens`` is far below the budget

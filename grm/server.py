@@ -24,10 +24,11 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from grm.batching import Batcher, CountingEngine, QueueFull, Unavailable
+from grm.reward_map import NEUTRAL, RewardMapConfig, result_reward
 from grm.types import JudgeRequest
 
 if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
@@ -78,6 +79,9 @@ class ServerConfig:
     """Most items judged in one engine call."""
     request_timeout_s: float = 600.0
     """A request not answered within this gets 503."""
+    reward: RewardMapConfig = field(default_factory=lambda: NEUTRAL)
+    """/get_reward: how a result becomes a reward (grm.reward_map). OpenRLHF needs a float
+    for every query, so a judgment without any verdict earns 0.5 unless set otherwise."""
 
     def __post_init__(self) -> None:
         if not is_loopback(self.host) and not self.token:
@@ -92,6 +96,11 @@ class ServerConfig:
         for name in ("max_body_bytes", "max_items", "max_queue", "max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if not self.reward.float_only:
+            raise ValueError(
+                "reward.on_abstain='drop' would send null rewards, which OpenRLHF cannot "
+                "use; pass RewardMapConfig(on_abstain='neutral') or on_abstain='value'."
+            )
         if self.batch_window_ms < 0 or self.request_timeout_s <= 0:
             raise ValueError(
                 f"batch_window_ms must be >= 0 and request_timeout_s > 0, got "
@@ -321,13 +330,12 @@ def create_app(judge: Any, config: ServerConfig | None = None) -> Any:
         for group, kind in ((pairs, "compare"), (singles, "score")):
             if not group:
                 continue
+            template = judge.template if kind == "compare" else judge.pointwise_template
             for (i, _), res in zip(group, next(done), strict=True):
-                if kind == "compare":
-                    value = res.probability
-                else:
-                    value = None if res.scores is None else (res.scores[0] - 1.0) / 9.0
-                # An all-abstain judgment gets the neutral reward and is flagged in extra_logs.
-                rewards[i] = 0.5 if value is None else float(value)
+                # A judgment without any verdict follows cfg.reward and is flagged in extra_logs.
+                value = result_reward(res, template, cfg.reward)
+                assert value is not None  # ServerConfig admits only float-only policies
+                rewards[i] = value
                 abstain[i] = res.abstentions / res.k_used if res.k_used else 1.0
                 k_used[i] = float(res.k_used)
                 timing["chains"] += res.k_used

@@ -36,6 +36,10 @@ from grm.inference.base import (
 logger = logging.getLogger(__name__)
 
 
+class ReplicaError(RuntimeError):
+    """A server answered with an error status, or every server failed."""
+
+
 @dataclass(frozen=True)
 class RemoteEngineConfig:
     """Where the servers are and how to talk to them."""
@@ -108,11 +112,13 @@ class RemoteEngine(ChatTokenizer):
         self.requests_per_url = dict.fromkeys(self.config.urls, 0)
 
     def _models(self) -> dict[str, Any]:
+        import httpx
+
         url = f"{self.config.urls[0]}/v1/models"
         try:
             resp = self._client.get(url)
             resp.raise_for_status()
-        except Exception as exc:
+        except httpx.HTTPError as exc:  # unreachable, timed out, or an error status
             raise ConnectionError(
                 f"cannot reach {url} ({exc}); start the server (vllm serve MODEL) or fix urls."
             ) from None
@@ -120,7 +126,15 @@ class RemoteEngine(ChatTokenizer):
         return dict(data[0])
 
     def _post(self, body: dict[str, Any], first: int) -> dict[str, Any]:
-        """POST /v1/completions to URL ``first``, moving to the next URL on failure."""
+        """POST /v1/completions to URL ``first``, moving to the next URL on failure.
+
+        A failure is a transport error, a non-200 status or a body that is not JSON; any
+        other error is a bug and propagates at once.
+        """
+        import json
+
+        import httpx
+
         urls = self.config.urls
         error: Exception | None = None
         for attempt in range(self.config.retries + 1):
@@ -130,12 +144,13 @@ class RemoteEngine(ChatTokenizer):
                 with self._lock:
                     self.requests_per_url[url] += 1
                 if resp.status_code != 200:
-                    raise RuntimeError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
+                    raise ReplicaError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
                 return dict(resp.json())
-            except Exception as exc:  # a replica down or overloaded: try the next one
+            except (httpx.HTTPError, ReplicaError, json.JSONDecodeError) as exc:
+                # A replica down, overloaded or answering garbage: try the next one.
                 logger.warning("completion request to %s failed: %s", url, exc)
                 error = exc
-        raise RuntimeError(f"every server failed; last error: {error}")
+        raise ReplicaError(f"every server failed; last error: {error}")
 
     def _spread(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send the bodies concurrently, starting from the next URL in turn."""
@@ -190,12 +205,12 @@ class RemoteEngine(ChatTokenizer):
             return []
         id_lists = [choice_token_ids(self.encode, p[-64:], choices) for p in prompts]
         groups: dict[tuple[int, ...], list[int]] = {}
-        for i, ids in enumerate(id_lists):
-            groups.setdefault(tuple(ids), []).append(i)
+        for i, id_list in enumerate(id_lists):
+            groups.setdefault(tuple(id_list), []).append(i)
         plan: list[tuple[tuple[int, ...], list[int]]] = []
-        for ids, members in groups.items():
+        for key, members in groups.items():
             for part in _chunks(len(members), len(self.config.urls)):
-                plan.append((ids, [members[j] for j in part]))
+                plan.append((key, [members[j] for j in part]))
         bodies = [
             self._base(
                 [prompts[i] for i in members],

@@ -2,6 +2,11 @@
 
 Prompts are batched with left padding and sampled with ``num_return_sequences``, so one
 ``generate`` call serves a whole chunk of prompts.
+
+Seeds: each ``generate`` call samples inside ``torch.random.fork_rng``, seeded with
+``SamplingConfig.seed`` (fresh entropy when it is None), so the same seed gives the same
+chains and the caller's global random state (a trainer's, when the judge is a TRL reward)
+is exactly as it was before the call.
 """
 
 from __future__ import annotations
@@ -77,11 +82,23 @@ class TransformersEngine(ChatTokenizer):
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
     ) -> list[Generation]:
+        torch = self._torch
+        # Sample on a forked generator: the caller's CPU (and this device's) RNG state is
+        # restored on exit, so judging never moves a trainer's random stream.
+        devices = [self.model.device] if self.model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed)
+            else:
+                torch.seed()  # fresh entropy, not a replay of the caller's stream
+            return self._generate(requests, sampling)
+
+    def _generate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
         from transformers import LogitsProcessorList
 
         torch = self._torch
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
         results: list[Generation | None] = [None] * len(requests)
         # num_return_sequences is one number per generate call: group prompts by n.
         by_n: dict[int, list[int]] = {}

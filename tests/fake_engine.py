@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from grm.inference.base import Completion, Generation, GenRequest, SamplingConfig
+from grm.inference.base import ChatTokenizer, Completion, Generation, GenRequest, SamplingConfig
 
 from grm.types import Message
 
@@ -65,3 +66,21 @@ class FakeEngine:
 
     def close(self) -> None:
         pass
+
+
+class TokenizerFakeEngine(ChatTokenizer, FakeEngine):
+    """A scripted engine that renders and counts with a REAL tokenizer (its chat template).
+
+    For template and truncation checks that need the model's chat template and token counts
+    but no model: loading the default model's tokenizer takes under a second.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        script: Callable[[str, int], str],
+        choice_fn: Callable[[str, Sequence[str]], list[float]] | None = None,
+        max_context: int = 8192,
+    ) -> None:
+        FakeEngine.__init__(self, script, choice_fn, max_context)
+        self.tokenizer = tokenizer

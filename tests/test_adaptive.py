@@ -160,10 +160,11 @@ def test_later_waves_hit_the_vllm_prefix_cache(vllm_engine) -> None:  # type: ig
 
 
 def test_cli_k_accepts_auto() -> None:
-    import argparse
+    from grm.cli import build_parser
 
-    from grm.cli.judge import parse_k
+    def k_of(text: str) -> object:
+        return build_parser().parse_args(["judge", "--k", text]).k
 
-    assert parse_k("auto") == "auto" and parse_k("8") == 8
-    with pytest.raises(argparse.ArgumentTypeError, match="integer or 'auto'"):
-        parse_k("lots")
+    assert k_of("auto") == "auto" and k_of("8") == 8
+    with pytest.raises(SystemExit):
+        k_of("lots")

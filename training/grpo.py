@@ -93,9 +93,13 @@ def build_grpo_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple
 def _grpo_trainer(cfg: TrainConfig, args: Any, model: Any, tokenizer: Any) -> Any:
     from trl import GRPOTrainer
 
+    # TRL types reward_funcs as a list of str | model | callable (a list is invariant).
+    reward_funcs: list[Any] = list(
+        make_reward_funcs(cfg.template, list(cfg.rewards), args.max_completion_length)
+    )
     return GRPOTrainer(
         model=model,
-        reward_funcs=make_reward_funcs(cfg.template, list(cfg.rewards), args.max_completion_length),
+        reward_funcs=reward_funcs,
         args=args,
         train_dataset=grpo_dataset(cfg),
         processing_class=tokenizer,

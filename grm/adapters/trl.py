@@ -32,7 +32,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from grm.config import JudgeConfig, check_option_names
 from grm.ranking import RankConfig, RankItem, get_group_reward, get_method, reference_rewards
+from grm.reward_map import DROP, RewardMapConfig, result_reward
+from grm.templates import get_template
 from grm.types import JudgeRequest, Prompt, Result, prompt_text, response_text
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,9 @@ class TRLRewardConfig:
     """Prefix of the metrics sent through TRL's ``log_metric``."""
     name: str | None = None
     """Name TRL shows for this reward; None: 'grm_<mode>'."""
+    reward: RewardMapConfig = field(default_factory=RewardMapConfig)
+    """pointwise / reference: how a result becomes a reward (grm.reward_map); by default a
+    judgment without any verdict is None, which TRL drops from the loss."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -81,6 +87,7 @@ class TRLRewardConfig:
             )
         get_method(self.method)  # raise with the list of names
         get_group_reward(self.group_reward)
+        check_option_names(JudgeConfig, self.overrides, "override")  # a typo fails here
 
 
 def split_groups(prompts: Sequence[Prompt], num_generations: int | None) -> list[list[int]]:
@@ -112,10 +119,12 @@ def split_groups(prompts: Sequence[Prompt], num_generations: int | None) -> list
 
 
 def unit_score(result: Result, low: float = 1.0, high: float = 10.0) -> float | None:
-    """A lone pointwise score mapped to [0, 1]; None when every chain abstained."""
-    if result.scores is None or (result.k_used and result.abstentions == result.k_used):
-        return None
-    return (float(result.scores[0]) - low) / (high - low)
+    """A lone pointwise score mapped to [0, 1]; None when every chain abstained.
+
+    Kept for callers of the old helper: it is :func:`grm.reward_map.result_reward` with the
+    default ('drop') policy.
+    """
+    return result_reward(result, "pointwise", scale=(low, high))
 
 
 class GRMReward:
@@ -181,12 +190,11 @@ class GRMReward:
         if not live:
             return []
         if cfg.mode == "pointwise":
-            template = getattr(self.judge, "pointwise_template", None)
-            low, high = getattr(template, "low", 1.0), getattr(template, "high", 10.0)
+            template = getattr(self.judge, "pointwise_template", "pointwise")
             reqs = [JudgeRequest(prompts[i], (texts[i],)) for i in live]
             results = self.judge.score_batch(reqs, cfg.k, **cfg.overrides)
             for i, res in zip(live, results, strict=True):
-                rewards[i] = unit_score(res, low, high)
+                rewards[i] = result_reward(res, template, cfg.reward)
             return list(results)
         if cfg.mode == "reference":
             if cfg.reference_column not in columns:
@@ -201,6 +209,7 @@ class GRMReward:
                 [texts[i] for i in live],
                 [str(refs[i]) for i in live],
                 cfg.k,
+                reward=cfg.reward,
                 **cfg.overrides,
             )
             for i, r in zip(live, got, strict=True):
@@ -270,14 +279,26 @@ class TurnReward:
     Each prompt's messages plus its completion's messages (assistant turns, tool calls and
     tool results) are judged as one conversation with the multi-turn template
     (:meth:`grm.RewardModel.score_turns_batch`, one batched pass). The reward is the overall
-    score mapped to [0, 1] (None when every chain abstained). The completion's own turn
+    score mapped to [0, 1] by :func:`grm.reward_map.result_reward` (None when every chain
+    abstained, unless ``reward`` says otherwise). The completion's own turn
     scores (1-10) and the judge's directive feedback go to TRL's ``log_extra`` as the
     completion-table columns ``grm_turn_scores`` and ``grm_feedback``, and stay in
     ``last_turn_scores`` / ``last_feedback`` for trainers that assign credit per turn.
     """
 
-    def __init__(self, judge: Any, k: int | str = 1, name: str = "grm_turns", **overrides: Any):
+    def __init__(
+        self,
+        judge: Any,
+        k: int | str = 1,
+        name: str = "grm_turns",
+        *,
+        template: str = "multiturn",
+        reward: RewardMapConfig = DROP,
+        **overrides: Any,
+    ):
         self.judge, self.k, self.overrides = judge, k, overrides
+        self.template = get_template(template)
+        self.reward = reward
         self.__name__ = name
         self._lock = threading.Lock()
         self.last_turn_scores: list[tuple[float, ...] | None] = []
@@ -298,8 +319,10 @@ class TurnReward:
         heads = [_messages(p, "user") for p in prompts]
         convs = [h + _messages(c, "assistant") for h, c in zip(heads, completions, strict=True)]
         with self._lock:
-            scored = self.judge.score_turns_batch(convs, self.k, **self.overrides)
-        rewards = [unit_score(s.result) for s in scored]
+            scored = self.judge.score_turns_batch(
+                convs, self.k, template=self.template, **self.overrides
+            )
+        rewards = [result_reward(s.result, self.template, self.reward) for s in scored]
         # Only the completion's turns: earlier assistant turns in the prompt are context.
         self.last_turn_scores = [
             None

@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from grm.reward_map import NEUTRAL, RewardMapConfig, map_reward
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
@@ -45,14 +47,17 @@ def compute_score(
     token: str | None = None,
     k: int | None = None,
     timeout: float = 600.0,
+    reward: RewardMapConfig = NEUTRAL,
     **_: Any,
 ) -> dict[str, float]:
     """Score one solution against its ground truth through a grm server.
 
     ``url``, ``token`` and ``k`` default to ``$GRM_SERVER_URL``, ``$GRM_API_TOKEN`` and
     ``$GRM_K`` (verl's ``custom_reward_function.reward_kwargs`` may also set them). An empty
-    solution scores 0 without a call; a judgment where every chain abstained scores 0.5 and
-    is flagged with ``grm_abstained``.
+    solution scores 0 without a call. The score is the server's P(solution beats the ground
+    truth) through :func:`grm.reward_map.map_reward`; a judgment without any verdict earns
+    ``reward``'s value (0.5 by default: verl needs a float) and is flagged with
+    ``grm_abstained``.
     """
     import httpx
 
@@ -74,9 +79,11 @@ def compute_score(
             f"grm server at {url} answered {response.status_code}: {response.text[:300]}"
         )
     out = response.json()
-    p = out.get("probability")
+    no_verdict = out.get("winner") == "none"
+    score = map_reward("pairwise", out.get("probability"), None, no_verdict, reward)
     return {
-        "score": 0.5 if p is None else float(p),
-        "grm_abstained": float(out["abstentions"] == out["k_used"]),
+        # The float-only policies never give None; verl's prime manager needs floats.
+        "score": 0.5 if score is None else score,
+        "grm_abstained": float(no_verdict),
         "grm_k_used": float(out["k_used"]),
     }

@@ -17,7 +17,10 @@ import sys
 import time
 from typing import Any
 
-from grm.cli.judge import add_meta_args, add_model_args, max_tokens_option
+from grm.cli.judge import add_judge_config_args, add_meta_args, add_model_args
+
+#: JudgeConfig fields this command declares itself: --k is the report's largest k.
+OWN_FLAGS = frozenset({"k"})
 
 
 def add_parser(sub: Any) -> None:
@@ -33,18 +36,23 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--calibrator", default=None, help="apply this calibrator JSON file")
     add_model_args(p)
     add_meta_args(p)
+    # k is the report's largest k (accuracy vs k is resampled from one pass): eval's own.
+    add_judge_config_args(p, skip=OWN_FLAGS)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from grm import RewardModel
+    from grm.cli.options import config_overrides, engine_options
+    from grm.config import JudgeConfig
     from grm.evaluation import EvalConfig, evaluate, load_items, write_report
 
+    options = config_overrides(args, JudgeConfig, skip=OWN_FLAGS)
     cfg = EvalConfig(
         k=args.k,
         batch_size=args.batch_size,
         resamples=args.resamples,
-        seed=args.seed,
+        seed=options.get("seed", JudgeConfig.seed),
         limit=args.limit,
     )
     items = load_items(args.data, cfg.limit, cfg.seed, args.split)
@@ -53,15 +61,11 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         engine=args.engine,
         template=args.template,
-        **max_tokens_option(args),
-        seed=args.seed,
-        on_unparsed=args.on_unparsed,
-        aggregator=args.aggregator,
-        temperature=args.temperature,
+        engine_options=engine_options(args.engine_option),
         calibrator=args.calibrator,
         meta_rm=args.meta_rm,
-        k_meta=args.k_meta,
         k=args.k,
+        **options,
     )
     load_s = time.perf_counter() - start
     report = evaluate(rm, items, cfg, progress=True)
@@ -86,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
             f"first-slot rate: {100 * (pos['first_slot_rate'] or 0):.1f}%"
         )
     rates = report["rates"]
-    print(f"abstention: {100 * rates['abstention']:.1f}%  forced: {100 * rates['forced']:.1f}%")
+    print(
+        f"abstention: {100 * rates['abstention']:.1f}%  forced: {100 * rates['forced']:.1f}%  "
+        f"tie: {100 * rates['tie']:.1f}%  none: {100 * rates['none']:.1f}%"
+    )
     raw = report["calibration"]["raw"]
     if raw:
         print(f"ECE: {raw['ece']:.3f}  Brier: {raw['brier']:.3f}  log-loss: {raw['log_loss']:.3f}")

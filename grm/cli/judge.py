@@ -11,23 +11,24 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from grm.aggregation import aggregator_names
+from grm.cli.options import add_config_args, config_overrides, engine_options
+from grm.config import JudgeConfig
 from grm.inference import engine_names
 from grm.stopping import stopping_rule_names
 from grm.templates import get_template, template_names
 
-
-def max_tokens_option(args: argparse.Namespace) -> dict[str, Any]:
-    """``max_tokens`` when given on the command line (else the template's default)."""
-    return {} if args.max_tokens is None else {"max_tokens": args.max_tokens}
+#: JudgeConfig fields whose values are registry names: the flag's choices come from there.
+REGISTRY_CHOICES = {"aggregator": aggregator_names, "stopping": stopping_rule_names}
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    """Flags shared by every sub-command that loads a judge."""
+    """Flags shared by every sub-command that loads a judge: model, engine, template."""
     p.add_argument("--model", default=None, help="checkpoint dir or hub id (default: embedded)")
     p.add_argument(
         "--engine", default="auto", choices=["auto", *engine_names()], help="inference backend"
@@ -39,47 +40,30 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "default: the model's own format when its name is known, else 'default'",
     )
     p.add_argument(
-        "--max-tokens",
-        type=int,
-        default=None,
-        help="most tokens per chain (default: the template's original budget, else 256)",
+        "--engine-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="engine option (repeat); VALUE is read as JSON, else as a string, e.g. "
+        "tensor_parallel_size=2, enforce_eager=true, urls=http://h1:8000,http://h2:8000",
     )
-    p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--aggregator", default=None, choices=aggregator_names())
-    p.add_argument(
-        "--on-unparsed",
-        default="force",
-        choices=["force", "abstain"],
-        help="force a verdict from next-token probabilities, or count an abstention",
-    )
+
+
+def add_judge_config_args(p: argparse.ArgumentParser, skip: Collection[str] = ()) -> None:
+    """One ``--flag`` per :class:`grm.config.JudgeConfig` field (help from its docstring)."""
+    group = p.add_argument_group("judge config (grm.JudgeConfig; unset flags keep its defaults)")
+    add_config_args(group, JudgeConfig, skip=skip, choices=REGISTRY_CHOICES)
 
 
 def add_meta_args(p: argparse.ArgumentParser) -> None:
-    """Meta-RM guided voting flags (DeepSeek-GRM), for sub-commands that compare pairs."""
+    """Meta-RM guided voting (DeepSeek-GRM), for sub-commands that compare pairs; the number
+    of chains kept is the config's ``--k-meta``."""
     p.add_argument(
         "--meta-rm",
         default=None,
         metavar="DIR",
         help="meta RM (from grm train-meta): vote over the chains it rates best",
     )
-    p.add_argument(
-        "--k-meta", type=int, default=None, help="--meta-rm: chains kept (default: half of k)"
-    )
-
-
-def parse_k(text: str) -> int | str:
-    """``--k``: a positive integer, or 'auto' for adaptive k."""
-    if text == "auto":
-        return text
-    try:
-        k = int(text)
-    except ValueError:
-        msg = f"--k must be an integer or 'auto', got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"--k must be >= 1, got {k}")
-    return k
 
 
 def add_parser(sub: Any) -> None:
@@ -90,34 +74,11 @@ def add_parser(sub: Any) -> None:
     src.add_argument("--prompt", help="the user prompt")
     p.add_argument("-r", "--response", action="append", default=[], help="a response (repeat)")
     p.add_argument("--reference", default=None, help="a reference answer for the judge")
-    p.add_argument("--k", type=parse_k, default=8, help="chains to sample, or 'auto'")
-    p.add_argument("--max-k", type=int, default=16, help="--k auto: most chains")
-    p.add_argument("--confidence", type=float, default=0.95, help="--k auto: stopping target")
-    p.add_argument(
-        "--stopping",
-        default=None,
-        choices=stopping_rule_names(),
-        help="--k auto: stopping rule (default beta pairwise, score_diff pointwise)",
-    )
-    p.add_argument(
-        "--max-think-tokens",
-        type=int,
-        default=None,
-        help="thinking budget per chain; a chain cut there gets a forced verdict",
-    )
-    p.add_argument(
-        "--tip-alpha",
-        type=float,
-        default=0.0,
-        help="thought-switch penalty (TIP) on 'Wait', 'Alternatively', ...; 0: off",
-    )
-    p.add_argument(
-        "--tip-beta", type=int, default=64, help="TIP window in tokens after each switch"
-    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--chains", action="store_true", help="also print each chain")
     add_model_args(p)
     add_meta_args(p)
+    add_judge_config_args(p)
     p.set_defaults(func=run)
 
 
@@ -162,33 +123,16 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         template=None if pointwise else args.template,
         pointwise_template=args.template if pointwise else None,
-        **max_tokens_option(args),
-        seed=args.seed,
-        on_unparsed=args.on_unparsed,
-        aggregator=args.aggregator,
-        temperature=args.temperature,
-        max_think_tokens=args.max_think_tokens,
-        tip_alpha=args.tip_alpha,
-        tip_beta=args.tip_beta,
+        engine_options=engine_options(args.engine_option),
         meta_rm=args.meta_rm,
-        k_meta=args.k_meta,
-        k=args.k,
-        max_k=args.max_k,
+        **config_overrides(args, JudgeConfig),
     )
     load_s = time.perf_counter() - start
-    adaptive = {"max_k": args.max_k, "confidence": args.confidence, "stopping": args.stopping}
     if pointwise:
-        result = rm.score(
-            item["prompt"], responses, k=args.k, reference=item.get("reference"), **adaptive
-        )
+        result = rm.score(item["prompt"], responses, reference=item.get("reference"))
     else:
         result = rm.compare(
-            item["prompt"],
-            responses[0],
-            responses[1],
-            k=args.k,
-            reference=item.get("reference"),
-            **adaptive,
+            item["prompt"], responses[0], responses[1], reference=item.get("reference")
         )
     out = result.summary()
     out["load_seconds"] = round(load_s, 2)
@@ -222,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.stopped_by is not None:
         print(
-            f"k used: {result.k_used} of max {args.max_k} (stopped by {result.stopped_by}, "
+            f"k used: {result.k_used} of max {rm.config.max_k} (stopped by {result.stopped_by}, "
             f"{result.k_saved} saved)"
         )
     else:

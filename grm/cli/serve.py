@@ -11,7 +11,11 @@ import argparse
 import os
 from typing import Any
 
-from grm.cli.judge import add_model_args, max_tokens_option
+from grm.cli.judge import add_judge_config_args, add_model_args
+
+#: JudgeConfig fields this command declares itself: --k and --max-k are the server's
+#: default chains and per-request cap (ServerConfig), not the judge's.
+OWN_FLAGS = frozenset({"k", "max_k"})
 
 
 def add_parser(sub: Any) -> None:
@@ -36,30 +40,15 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--max-batch", type=int, default=128, help="most items in one engine call")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before a 503")
-    p.add_argument(
-        "--engine-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="engine option (repeat), e.g. urls=http://h1:8000,http://h2:8000",
-    )
     add_model_args(p)
+    # --k / --max-k above are the server's (default and cap per request).
+    add_judge_config_args(p, skip=OWN_FLAGS)
     p.set_defaults(func=run)
 
 
-def engine_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` flags; a comma makes a list, digits an int."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"--engine-option {pair!r} must be KEY=VALUE.")
-        key, value = pair.split("=", 1)
-        out[key] = value.split(",") if "," in value else int(value) if value.isdigit() else value
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    from grm import RewardModel
+    from grm import JudgeConfig, RewardModel
+    from grm.cli.options import config_overrides, engine_options
     from grm.server import ServerConfig, serve
 
     # Validate the server settings before the slow model load.
@@ -81,11 +70,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         template=args.template,
         engine_options=engine_options(args.engine_option),
-        **max_tokens_option(args),
-        seed=args.seed,
-        on_unparsed=args.on_unparsed,
-        aggregator=args.aggregator,
-        temperature=args.temperature,
+        **config_overrides(args, JudgeConfig, skip=OWN_FLAGS),
     )
     print(
         f"grm serving {rm.model_path} ({rm.engine.name}) on http://{cfg.host}:{cfg.port}",

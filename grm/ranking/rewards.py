@@ -16,6 +16,7 @@ import numpy as np
 
 from grm.ranking.base import Judge, Ranking
 from grm.registry import Registry
+from grm.reward_map import DROP, RewardMapConfig, result_reward
 from grm.types import JudgeRequest, Prompt, Result
 
 GroupReward = Callable[[Ranking], list[float]]
@@ -66,15 +67,13 @@ def rank_reward(ranking: Ranking) -> list[float]:
     return out
 
 
-def reference_reward(result: Result) -> float | None:
+def reference_reward(result: Result, reward: RewardMapConfig = DROP) -> float | None:
     """P(completion beats the reference) from a (completion, reference) comparison.
 
-    None when every chain abstained: a trainer should drop the sample, not learn from a
-    made-up 0 (TRL excludes None rewards).
+    By default None when every chain abstained: a trainer should drop the sample, not learn
+    from a made-up 0 (TRL excludes None rewards). See :mod:`grm.reward_map`.
     """
-    if result.k_used > 0 and result.abstentions == result.k_used:
-        return None
-    return result.probability
+    return result_reward(result, "pairwise", reward)
 
 
 def reference_rewards(
@@ -83,6 +82,7 @@ def reference_rewards(
     completions: Sequence[str],
     references: Sequence[str],
     k: Any = None,
+    reward: RewardMapConfig = DROP,
     **overrides: Any,
 ) -> tuple[list[float | None], list[Result]]:
     """Judge every completion against its reference answer in ONE batched call.
@@ -100,4 +100,4 @@ def reference_rewards(
         JudgeRequest(p, (c, r)) for p, c, r in zip(prompts, completions, references, strict=True)
     ]
     results = judge.compare_batch(requests, k, **overrides) if requests else []
-    return [reference_reward(r) for r in results], results
+    return [reference_reward(r, reward) for r in results], results
