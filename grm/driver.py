@@ -21,7 +21,9 @@ generator that *yields* engine operations and is *sent* their results:
   one ``GenRequest`` at a time if it likes) and sends back ``list[Generation]``, one per
   request, in order;
 - :class:`grm.judge.ChoiceLogprobs` (``prompts``, ``choices``): the caller sends back
-  ``engine.choice_logprobs(op.prompts, op.choices)``.
+  ``engine.choice_logprobs(op.prompts, op.choices)``;
+- :class:`grm.forcing.SequenceLogprobs` (``prompts``, ``candidates``): forced pointwise
+  scores; the caller sends back ``engine.sequence_logprobs(op.prompts, op.candidates)``.
 
 Within a wave the driver plans the still-active requests' :class:`GenRequest` list, absorbs
 the generations (parse, then force unparsed verdicts through ``ChoiceLogprobs``), and
@@ -33,6 +35,8 @@ decides which requests go on. The generator's return value is the list of result
     async def call(op):
         if isinstance(op, Generate):
             return await engine.agenerate(op.requests, op.sampling)
+        if isinstance(op, SequenceLogprobs):
+            return await engine.asequence_logprobs(op.prompts, op.candidates)
         return await engine.achoice_logprobs(op.prompts, op.choices)
 
     results = await arun(driver.steps(), call)
@@ -70,6 +74,7 @@ from typing import Any, TypeVar
 
 from grm.adaptive import allocate, default_rule
 from grm.config import JudgeConfig
+from grm.forcing import SequenceLogprobs
 from grm.inference.base import Engine
 from grm.judge import (
     ChoiceLogprobs,
@@ -284,6 +289,8 @@ def execute(engine: Engine, op: EngineOp) -> Any:
     """Run one engine operation on a synchronous engine."""
     if isinstance(op, Generate):
         return engine.generate(op.requests, op.sampling)
+    if isinstance(op, SequenceLogprobs):
+        return engine.sequence_logprobs(op.prompts, op.candidates)
     return engine.choice_logprobs(op.prompts, op.choices)
 
 

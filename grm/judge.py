@@ -18,6 +18,7 @@ import numpy as np
 
 from grm.aggregation import get_aggregator, position_stats
 from grm.config import JudgeConfig
+from grm.forcing import SequenceLogprobs, force_scores
 from grm.inference.base import Engine, Generation, GenRequest, SamplingConfig
 from grm.templates.base import Template
 from grm.types import Chain, JudgeRequest, Judgment, Result
@@ -90,7 +91,7 @@ def prepare(
     truncated = [0] * len(request.responses)
     current = request
     for _ in range(8):
-        tokens = engine.count_tokens(engine.render_chat(template.messages(current, identity)))
+        tokens = engine.count_tokens(template.prompt(engine.render_chat, current, identity))
         if tokens <= budget:
             return Prepared(current, index, tuple(truncated))
         if cfg.overlong == "error":
@@ -118,7 +119,7 @@ def prepare(
 
 def _prompt(engine: Engine, template: Template, p: Prepared, order: Order) -> str:
     if order not in p.prompts:
-        text = engine.render_chat(template.messages(p.request, order))
+        text = template.prompt(engine.render_chat, p.request, order)
         p.prompts[order] = text
         p.prompt_tokens[order] = engine.count_tokens(text)
     return p.prompts[order]
@@ -210,7 +211,7 @@ class ChoiceLogprobs:
 
 
 #: What a step generator asks its runner to do with the engine.
-EngineOp = Generate | ChoiceLogprobs
+EngineOp = Generate | ChoiceLogprobs | SequenceLogprobs
 
 
 class EngineCallFailed(Exception):
@@ -392,26 +393,11 @@ def _closed(template: Template, text: str) -> str:
     return body + "\n" + prefix
 
 
-#: Digits a forced pointwise score is read from ("10" shares its first token with "1").
-_SCORE_DIGITS = tuple(str(d) for d in range(1, 10))
-
-
 def _force_scores(template: Template, todo: Sequence[_Pending]) -> Generator[EngineOp, Any, None]:
-    """Forced pointwise verdict: read each slot's score digit from next-token probabilities.
-
-    Slot by slot (one batched call per slot), the most probable digit after the verdict
-    prefix and the scores so far is taken, so a forced score lies in 1-9.
-    """
+    """Forced pointwise verdict over the whole score range (see :mod:`grm.forcing`)."""
     n = len(todo[0].order)
     heads = [p.prep.prompts[p.order] + _closed(template, p.text) for p in todo]
-    chosen: list[list[int]] = [[] for _ in todo]
-    for _slot in range(n):
-        prompts = [
-            head + template.scores_so_far(got) for head, got in zip(heads, chosen, strict=True)
-        ]
-        logps = yield ChoiceLogprobs(prompts, _SCORE_DIGITS)
-        for got, lp in zip(chosen, logps, strict=True):
-            got.append(1 + max(range(len(lp)), key=lp.__getitem__))
+    chosen = yield from force_scores(template, heads, n)
     for p, got in zip(todo, chosen, strict=True):
         scores = [0.0] * n
         for slot, s in enumerate(got):

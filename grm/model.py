@@ -21,6 +21,7 @@ from grm.inference.base import AsyncEngine, Engine, load_engine
 from grm.judge import EngineError
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
+from grm.templates.defaults import apply_decoding, budget_too_low, choose_templates
 from grm.types import Chain, JudgeRequest, Prompt, Result
 
 if TYPE_CHECKING:
@@ -107,7 +108,13 @@ class RewardModel:
         self.engine = engine
         self.template = get_template(template)
         self.pointwise_template = get_template(pointwise_template)
+        special = getattr(engine, "special_tokens", None)
+        if callable(special):  # the loaded tokenizer's own special tokens are defused too
+            tokens = list(special())
+            self.template.with_special_tokens(tokens)
+            self.pointwise_template.with_special_tokens(tokens)
         self.config = config or JudgeConfig()
+        self._budget_warned: set[tuple[str, int]] = set()
         self.model_path = model_path
         self.calibrator = calibrator
         """Maps pairwise ``Result.probability`` to a calibrated one (see grm.calibration)."""
@@ -122,8 +129,8 @@ class RewardModel:
         cls,
         model: str | Path | None = None,
         engine: str = "auto",
-        template: str = "default",
-        pointwise_template: str = "pointwise",
+        template: str | Template | None = None,
+        pointwise_template: str | Template | None = None,
         engine_options: dict[str, Any] | None = None,
         calibrator: str | Path | bool | None = None,
         meta_rm: str | Path | ChainScorer | None = None,
@@ -146,13 +153,13 @@ class RewardModel:
         (DeepSeek-GRM's meta-RM guided voting). ``meta_rm_options`` go to
         :class:`grm.inference.meta_rm.MetaRMConfig` (batch_size, threads, device, ...).
         """
-        get_template(template)  # fail on a bad name before a slow model load
-        get_template(pointwise_template)
-        judge_config = JudgeConfig.from_options(**config)
         if model is None:
             from grm.default_model import default_model_path
 
             model = default_model_path()
+        pair_tpl, point_tpl = choose_templates(str(model), template, pointwise_template)
+        config = {k: v for k, v in config.items() if v is not UNSET}
+        JudgeConfig.from_options(**config)  # fail on bad options before a slow model load
         name = resolve_engine_name(engine)
         logger.info("Loading %s with the %s engine", model, name)
         cal_path = _calibrator_path(model, calibrator)
@@ -165,7 +172,11 @@ class RewardModel:
         elif meta_rm is not None:
             scorer = meta_rm
         backend = load_engine(name, str(model), **(engine_options or {}))
-        rm = cls(backend, template, pointwise_template, judge_config, str(model), meta_rm=scorer)
+        judge_config = JudgeConfig.from_options(
+            **apply_decoding(pair_tpl, config, backend.max_context)
+        )
+        rm = cls(backend, pair_tpl, point_tpl, judge_config, str(model), meta_rm=scorer)
+        rm.check_budget(rm.template, judge_config.max_tokens)
         # How to load this judge again in another process (TRL's async GRPO pickles rewards).
         rm.load_spec = {
             "model": str(model),
@@ -266,6 +277,7 @@ class RewardModel:
         finish: bool,
     ) -> list[Result]:
         from grm.driver import WaveDriver, arun
+        from grm.forcing import SequenceLogprobs
         from grm.judge import Generate
 
         aengine = engine or self._async_engine()
@@ -273,6 +285,8 @@ class RewardModel:
         async def call(op: Any) -> Any:
             if isinstance(op, Generate):
                 return await aengine.agenerate(op.requests, op.sampling)
+            if isinstance(op, SequenceLogprobs):
+                return await aengine.asequence_logprobs(op.prompts, op.candidates)
             return await aengine.achoice_logprobs(op.prompts, op.choices)
 
         # The driver uses the engine object only to render and count tokens (sync, local).
@@ -310,6 +324,21 @@ class RewardModel:
         (``None`` included), unless ``UNSET``."""
         return self.config.with_(k=UNSET if k is None else k, **overrides)
 
+    def check_budget(self, template: Template, max_tokens: int) -> None:
+        """Warn (once per template and value) when ``max_tokens`` is far below the budget
+        the format's authors decoded with, so that most chains would be cut and forced."""
+        if budget_too_low(template, max_tokens) and (template.name, max_tokens) not in (
+            self._budget_warned
+        ):
+            self._budget_warned.add((template.name, max_tokens))
+            logger.warning(
+                "max_tokens=%d is far below the %d new tokens the %s format was evaluated "
+                "with: most chains will be cut and their verdicts forced; raise max_tokens.",
+                max_tokens,
+                template.decoding.max_tokens,
+                template.name,
+            )
+
     def compare(
         self,
         prompt: Prompt,
@@ -333,7 +362,9 @@ class RewardModel:
         """Judge many pairs with ONE batched engine pass (one pass per wave with k="auto";
         ``budget`` then caps the chains of the whole batch)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
-        return self._judge_pairs(reqs, self._config(k, overrides))
+        cfg = self._config(k, overrides)
+        self.check_budget(self.template, cfg.max_tokens)
+        return self._warn_if_cut(self._judge_pairs(reqs, cfg), cfg)
 
     def score(
         self,
@@ -354,7 +385,25 @@ class RewardModel:
         """Pointwise scores for many requests with ONE batched engine pass (one per wave
         with k="auto", stopping by default on the score-difference posterior)."""
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
-        return judge_batch(self.engine, self.pointwise_template, reqs, self._config(k, overrides))
+        cfg = self._config(k, overrides)
+        self.check_budget(self.pointwise_template, cfg.max_tokens)
+        return self._warn_if_cut(judge_batch(self.engine, self.pointwise_template, reqs, cfg), cfg)
+
+    def _warn_if_cut(self, results: list[Result], cfg: JudgeConfig) -> list[Result]:
+        """Warn once per max_tokens value when most chains of a call were cut by it."""
+        chains = [c for r in results for c in r.chains]
+        cut = sum(c.finish_reason == "length" for c in chains)
+        key = ("(cut chains)", cfg.max_tokens)
+        if chains and cut > len(chains) / 2 and key not in self._budget_warned:
+            self._budget_warned.add(key)
+            logger.warning(
+                "%d of %d chains hit max_tokens=%d before their verdict and were forced or "
+                "abstained; raise max_tokens for real verdicts.",
+                cut,
+                len(chains),
+                cfg.max_tokens,
+            )
+        return results
 
     def score_turns(
         self,

@@ -1,23 +1,31 @@
-"""Pure parsers for judge outputs: they read the judge's own final verdict, from the tail.
+"""Pure parsers for judge outputs: they read the judge's own verdict, never one it quotes.
 
-Every parser returns ``None`` when there is no verdict; none raises on malformed text. A
-verdict-looking string that a judge quotes from a response is not a verdict: only the last
-match counts, it must stand in the tail (at most ``max_trailing`` characters of text after
-it), and anything the judge wrote inside ``<response_X>`` quoting tags is removed first.
-RM-R1 reads only the ``<answer>`` tail of the chain in the same way.
+Every parser returns ``None`` when there is no verdict; none raises on malformed text, and
+every one runs in linear time (see :mod:`grm.quoting`). A verdict-looking string inside a
+quotation (a ``<response_X>`` block, a parenthesis, code, an HTML comment, a blockquote) is
+skipped. Which match wins (first, last, or a conflict that abstains) and how far from the
+end a verdict may sit are per template, from the original code of each published judge.
+Scores accept ASCII digits only (Python's ``int`` also takes Arabic-Indic or fullwidth
+digits, which a response could plant).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
+from typing import Literal
+
+from grm.quoting import MAX_CANDIDATES, Text, last_unquoted, trailing_chars, unquoted_matches
 
 #: Characters of text (after stripping closing tags and punctuation) allowed after a verdict.
 DEFAULT_MAX_TRAILING = 80
+#: Which match of a verdict pattern counts: the last, the first, or the last provided no
+#: other match disagrees with it (RM-R1's rule: a text with both verdicts is an error).
+Rule = Literal["last", "first", "unique"]
 
-_QUOTE_TAG = re.compile(r"<(/?)(response_[A-Za-z0-9]+|reference)>")
-_TRAILING_NOISE = re.compile(r"(</?[a-z_]+>|[\s.!*`'\"\])}]+)")
+_QUOTE_TAG = re.compile(r"<(/?)(response_[A-Za-z0-9]+|reference)>", re.I)
+_ASCII_INT = re.compile(r"[0-9]+")
+_ASCII_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,7 @@ class Parsed:
 def strip_quotes(text: str) -> str:
     """Blank out text the judge quoted inside ``<response_X>``/``<reference>`` tags.
 
-    The length is kept so that character offsets stay valid. One linear pass over the tags
-    (a backreferencing regex goes quadratic on many unclosed tags).
+    The length is kept so that character offsets stay valid. One linear pass over the tags.
 
     >>> strip_quotes("ok <response_B>[[B]]</response_B> [[A]]").split()
     ['ok', '[[A]]']
@@ -45,7 +52,7 @@ def strip_quotes(text: str) -> str:
     spans: list[tuple[int, int]] = []
     open_name, open_at = None, 0
     for m in _QUOTE_TAG.finditer(text):
-        closing, name = m.group(1) == "/", m.group(2)
+        closing, name = m.group(1) == "/", m.group(2).lower()
         if open_name is None and not closing:
             open_name, open_at = name, m.start()
         elif open_name == name and closing:
@@ -61,41 +68,77 @@ def strip_quotes(text: str) -> str:
     return "".join(parts)
 
 
-def _in_tail(text: str, end: int, max_trailing: int) -> bool:
-    rest = _TRAILING_NOISE.sub("", text[end:])
-    return len(rest) <= max_trailing
-
-
-def _last_tail_match(
-    pattern: re.Pattern[str], text: str, max_trailing: int, tail_only: bool = True
+def find_verdict(
+    pattern: re.Pattern[str],
+    text: str,
+    rule: Rule = "last",
+    max_trailing: int | None = DEFAULT_MAX_TRAILING,
+    tail_only: bool = True,
+    start: int = 0,
+    end: int | None = None,
 ) -> re.Match[str] | None:
-    if not tail_only:  # the naive rule, kept to measure what the tail rule buys
-        return pattern.search(text)
-    clean = strip_quotes(text)
-    matches = list(pattern.finditer(clean))
-    if not matches:
+    """The match of ``pattern`` that is the judge's verdict under ``rule``, or ``None``.
+
+    ``tail_only=False`` is the naive rule (the first match anywhere, quoted or not), kept
+    so the attack suite can measure what the safe rule buys. ``max_trailing`` bounds the
+    real text allowed after the verdict (None: anywhere).
+    """
+    if not tail_only:
+        return pattern.search(text, start, len(text) if end is None else end)
+    if rule == "first":
+        found = unquoted_matches(pattern, text, start, end, limit=1)
+        match = found[0] if found else None
+    else:
+        match = last_unquoted(pattern, text, start, end)
+        if match is not None and rule == "unique" and conflicting(pattern, text, match, start):
+            return None
+    if match is None:
         return None
-    last = matches[-1]
-    return last if _in_tail(clean, last.end(), max_trailing) else None
+    if max_trailing is not None:
+        stop = len(text) if end is None else end
+        if trailing_chars(text[:stop], match.end(), max_trailing) > max_trailing:
+            return None
+    return match
+
+
+def conflicting(pattern: re.Pattern[str], text: str, match: re.Match[str], start: int) -> bool:
+    """Whether an unquoted match before ``match`` carries a different verdict (only those
+    are checked for quotation, at most MAX_CANDIDATES of them)."""
+    label = match.group(1).strip().upper()
+    prepared, checked = Text(text), 0
+    for other in pattern.finditer(text, start, match.start()):
+        if other.group(1).strip().upper() == label:
+            continue
+        if not prepared.quoted(other.start()):
+            return True
+        checked += 1
+        if checked >= MAX_CANDIDATES:
+            return True  # a flood of quoted opposite verdicts: abstain rather than guess
+    return False
 
 
 def parse_choice(
     text: str,
     pattern: re.Pattern[str],
     labels: tuple[str, ...],
-    max_trailing: int = DEFAULT_MAX_TRAILING,
+    max_trailing: int | None = DEFAULT_MAX_TRAILING,
     tail_only: bool = True,
+    rule: Rule = "last",
+    start: int = 0,
+    end: int | None = None,
 ) -> Parsed | None:
-    """Read a one-of-``labels`` verdict captured by group 1 of ``pattern`` from the tail.
+    """Read a one-of-``labels`` verdict captured by group 1 of ``pattern``.
 
     >>> import re
     >>> p = re.compile(r"\\[\\[\\s*([AB])\\s*\\]\\]")
     >>> parse_choice("A is right. Final verdict: [[A]]", p, ("A", "B")).winner
     0
+    >>> parse_choice("Final verdict: [[A]] (B said [[B]])", p, ("A", "B")).winner
+    0
     >>> parse_choice("Final verdict: [[C]]", p, ("A", "B")) is None
     True
     """
-    match = _last_tail_match(pattern, text, max_trailing, tail_only)
+    match = find_verdict(pattern, text, rule, max_trailing, tail_only, start, end)
     if match is None:
         return None
     label = match.group(1).strip().upper()
@@ -105,14 +148,18 @@ def parse_choice(
     return Parsed(winner=upper.index(label), choice_start=match.start(1))
 
 
-def _to_score(token: str, low: float, high: float) -> float | None:
-    try:
-        value = float(token.strip())
-    except ValueError:
+def to_score(token: str, low: float, high: float, integer: bool = False) -> float | None:
+    """An ASCII-digit score in ``[low, high]``, or ``None``.
+
+    >>> to_score(" 7 ", 1, 10), to_score("\\uff17", 1, 10), to_score("11", 1, 10)
+    (7.0, None, None)
+    """
+    token = token.strip()
+    number = _ASCII_INT if integer else _ASCII_NUMBER
+    if not number.fullmatch(token):
         return None
-    if math.isnan(value) or not low <= value <= high:
-        return None
-    return value
+    value = float(token)
+    return value if low <= value <= high else None
 
 
 def parse_score_list(
@@ -121,26 +168,27 @@ def parse_score_list(
     n: int,
     low: float = 1.0,
     high: float = 10.0,
-    max_trailing: int = DEFAULT_MAX_TRAILING,
+    max_trailing: int | None = DEFAULT_MAX_TRAILING,
     tail_only: bool = True,
+    integer: bool = False,
+    rule: Rule = "last",
 ) -> Parsed | None:
     """Read ``n`` comma-separated scores in ``[low, high]`` (group 1 of ``pattern``).
 
-    DeepSeek-GRM writes ``Final Scores: [[s1, s2, ...]]``; a list of the wrong length or
-    with an out-of-range score is no verdict.
+    A list of the wrong length or with an out-of-range score is no verdict.
 
     >>> import re
     >>> p = re.compile(r"Final Scores:\\s*\\[\\[([^\\[\\]]*)\\]\\]")
     >>> parse_score_list("... Final Scores: [[7, 3]]", p, 2).scores
     (7.0, 3.0)
     """
-    match = _last_tail_match(pattern, text, max_trailing, tail_only)
+    match = find_verdict(pattern, text, rule, max_trailing, tail_only)
     if match is None:
         return None
     parts = [p for p in re.split(r"[,;\s]+", match.group(1).strip()) if p]
     if len(parts) != n:
         return None
-    scores = [_to_score(p, low, high) for p in parts]
+    scores = [to_score(p, low, high, integer) for p in parts]
     if any(s is None for s in scores):
         return None
     return Parsed(scores=tuple(s for s in scores if s is not None))
@@ -152,22 +200,44 @@ def parse_repeated_scores(
     n: int,
     low: float = 1.0,
     high: float = 10.0,
-    max_trailing: int = DEFAULT_MAX_TRAILING,
+    max_trailing: int | None = DEFAULT_MAX_TRAILING,
     tail_only: bool = True,
+    rule: Literal["first", "last"] = "last",
+    integer: bool = False,
+    start: int = 0,
+    end: int | None = None,
 ) -> Parsed | None:
-    """Read the last ``n`` matches of a one-score pattern (JudgeLRM's ``<answer>s</answer>`` x n).
+    """Read ``n`` matches of a one-score pattern (JudgeLRM's ``<answer>s</answer>`` x n):
+    the first ``n`` unquoted ones (``rule="first"``, JudgeLRM's own rule) or the last ``n``.
 
     >>> import re
     >>> p = re.compile(r"<answer>\\s*([0-9.]+)\\s*</answer>")
     >>> parse_repeated_scores("<answer>8</answer><answer>4</answer>", p, 2).scores
     (8.0, 4.0)
     """
-    clean = strip_quotes(text) if tail_only else text
-    matches = list(pattern.finditer(clean))
-    if len(matches) < n or (tail_only and not _in_tail(clean, matches[-1].end(), max_trailing)):
+    stop = len(text) if end is None else end
+    if not tail_only:
+        picked = list(pattern.finditer(text, start, stop))[:n]
+    elif rule == "first":
+        picked = unquoted_matches(pattern, text, start, stop, limit=n)
+    else:
+        picked, cut = [], stop
+        for _ in range(n):
+            m = last_unquoted(pattern, text, start, cut)
+            if m is None:
+                break
+            picked.insert(0, m)
+            cut = m.start()
+    if len(picked) < n:
         return None
-    picked = matches[-n:] if tail_only else matches[:n]
-    scores = [_to_score(m.group(1), low, high) for m in picked]
+    last_end = picked[-1].end()
+    if (
+        tail_only
+        and max_trailing is not None
+        and (trailing_chars(text[:stop], last_end, max_trailing) > max_trailing)
+    ):
+        return None
+    scores = [to_score(m.group(1), low, high, integer) for m in picked]
     if any(s is None for s in scores):
         return None
     return Parsed(scores=tuple(s for s in scores if s is not None))

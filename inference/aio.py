@@ -39,15 +39,22 @@ class ThreadedEngine:
         out = await loop.run_in_executor(self._pool, self.engine.choice_logprobs, prompts, choices)
         return list(out)
 
+    async def asequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        loop = asyncio.get_running_loop()
+        fn = self.engine.sequence_logprobs
+        return list(await loop.run_in_executor(self._pool, fn, prompts, candidates))
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def has_async_side(engine: Any) -> bool:
-    """Whether the engine awaits natively (``agenerate`` and ``achoice_logprobs``)."""
-    return callable(getattr(engine, "agenerate", None)) and callable(
-        getattr(engine, "achoice_logprobs", None)
-    )
+    """Whether the engine awaits natively (``agenerate``, ``achoice_logprobs`` and
+    ``asequence_logprobs``)."""
+    names = ("agenerate", "achoice_logprobs", "asequence_logprobs")
+    return all(callable(getattr(engine, name, None)) for name in names)
 
 
 def as_async(engine: Any) -> AsyncEngine:

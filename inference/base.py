@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from grm.registry import Registry
+from grm.templates.chat import render_with_fallback
 from grm.types import Message
 
 
@@ -98,7 +99,15 @@ class Engine(Protocol):
         ...
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        """Next-token log-probability of each choice string's first token after each prompt."""
+        """Exact next-token log-probability of each choice string's first token after each
+        prompt (the full softmax, never a top-k floor)."""
+        ...
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        """Log-probability of each candidate continuation, as a whole token sequence, after
+        each prompt (so "10," is scored as its own tokens, not as the "1" it starts with)."""
         ...
 
     def close(self) -> None: ...
@@ -106,7 +115,7 @@ class Engine(Protocol):
 
 @runtime_checkable
 class AsyncEngine(Protocol):
-    """The async side of :class:`Engine`: the same two calls, awaited.
+    """The async side of :class:`Engine`: the same calls, awaited.
 
     Each awaited call is one request to the backend; concurrent calls from many clients are
     batched by the backend itself (vLLM's continuous batching in ``AsyncLLM``, or a remote
@@ -127,6 +136,12 @@ class AsyncEngine(Protocol):
         """The async :meth:`Engine.choice_logprobs`."""
         ...
 
+    async def asequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        """The async :meth:`Engine.sequence_logprobs` (forced pointwise scores)."""
+        ...
+
 
 class ChatTokenizer:
     """Chat rendering and token counting shared by engines that hold an HF ``tokenizer``.
@@ -138,11 +153,22 @@ class ChatTokenizer:
     tokenizer: Any
 
     def render_chat(self, messages: Sequence[Message]) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
+        """The chat template's text; a template that rejects the system role (Gemma-2)
+        gets the system text merged into the first user turn."""
+        return render_with_fallback(
+            lambda ms: str(
+                self.tokenizer.apply_chat_template(ms, tokenize=False, add_generation_prompt=True)
+            ),
+            messages,
         )
+
+    def special_tokens(self) -> list[str]:
+        """The tokenizer's special and added tokens (defused inside judged text)."""
+        tok = self.tokenizer
+        found = set(getattr(tok, "all_special_tokens", []) or [])
+        decoder = getattr(tok, "added_tokens_decoder", None) or {}
+        found.update(str(getattr(t, "content", t)) for t in decoder.values())
+        return sorted(t for t in found if t and len(t) > 1)
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -175,6 +201,21 @@ def choice_token_ids(
     if len(set(ids)) != len(ids):
         raise ValueError(f"choices {list(choices)} share a first token; they cannot be told apart")
     return ids
+
+
+def continuation_ids(encode: Callable[[str], list[int]], prompt: str, text: str) -> list[int]:
+    """The token ids that continue ``prompt`` with ``text`` (the prompt is encoded on its
+    own, so where the tokenizer would merge across the boundary, ``text``'s own ids are).
+    """
+    context = prompt[-64:]
+    base = encode(context)
+    full = encode(context + text)
+    if len(full) > len(base) and full[: len(base)] == base:
+        return full[len(base) :]
+    own = encode(text)
+    if not own:
+        raise ValueError(f"candidate {text!r} encodes to no token")
+    return own
 
 
 EngineFactory = Callable[..., Engine]

@@ -4,9 +4,10 @@ A user who outgrows one machine runs ``vllm serve`` replicas (or one server with
 tensor / data parallelism) and points this engine at their URLs; nothing here schedules
 GPUs. Prompts are rendered locally with the model's chat template (so every engine sees the
 same text) and sent to ``POST /v1/completions`` with ``n`` chains each; a batch is split
-into one request per URL, sent concurrently. The verdict probabilities come from
-``logprobs`` (top 20) of a one-token greedy completion, with vLLM's
-``return_tokens_as_token_ids`` so a choice is matched by token id, not by its spelling.
+into one request per URL, sent concurrently. The verdict probabilities are exact: vLLM's
+``logprob_token_ids`` asks for the choice tokens' own log-probabilities in a one-token
+greedy completion, with ``return_tokens_as_token_ids`` so a choice is matched by token id,
+not by its spelling; forced scores read whole candidates from ``prompt_logprobs``.
 
 vLLM on CPU rejects a per-request seed ("CPU Generator does not use offset"), so no seed is
 sent unless ``send_seed`` is set; the server's own ``--seed`` then fixes the sampler.
@@ -29,6 +30,7 @@ from grm.inference.base import (
     GenRequest,
     SamplingConfig,
     choice_token_ids,
+    continuation_ids,
     register_engine,
 )
 from grm.inference.retry import (
@@ -40,9 +42,6 @@ from grm.inference.retry import (
 )
 
 logger = logging.getLogger(__name__)
-
-#: Top log-probabilities asked for per step (vLLM's default ``--max-logprobs`` is 20).
-TOP_LOGPROBS = 20
 
 
 @dataclass(frozen=True)
@@ -230,7 +229,7 @@ class RemoteEngine(ChatTokenizer):
             await asyncio.gather(*(self._apost(b, start + i) for i, b in enumerate(bodies)))
         )
 
-    def _base(self, prompts: list[str], **params: Any) -> dict[str, Any]:
+    def _base(self, prompts: list[str] | list[list[int]], **params: Any) -> dict[str, Any]:
         # The prompt is already rendered with its special tokens: add none.
         return {"model": self.model_name, "prompt": prompts, "add_special_tokens": False, **params}
 
@@ -290,52 +289,131 @@ class RemoteEngine(ChatTokenizer):
         plan, bodies = self._generate_plan(requests, sampling)
         return self._generations(requests, plan, await self._aspread(bodies))
 
-    def _choice_plan(self, prompts: Sequence[str]) -> tuple[list[range], list[dict[str, Any]]]:
-        parts = _chunks(len(prompts), len(self.config.urls))
+    def _choice_plan(
+        self, prompts: Sequence[str], choices: Sequence[str]
+    ) -> tuple[list[tuple[tuple[int, ...], list[int]]], list[dict[str, Any]]]:
+        """Prompts grouped by their choice token ids, each group split over the URLs."""
+        id_lists = [choice_token_ids(self.encode, p[-64:], choices) for p in prompts]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, id_list in enumerate(id_lists):
+            groups.setdefault(tuple(id_list), []).append(i)
+        plan: list[tuple[tuple[int, ...], list[int]]] = []
+        for key, members in groups.items():
+            for part in _chunks(len(members), len(self.config.urls)):
+                plan.append((key, [members[j] for j in part]))
         bodies = [
             self._base(
-                [prompts[i] for i in part],
+                [prompts[i] for i in members],
                 max_tokens=1,
                 temperature=0.0,
-                logprobs=TOP_LOGPROBS,
+                logprobs=len(ids),
+                logprob_token_ids=list(ids),
                 return_tokens_as_token_ids=True,
             )
-            for part in parts
+            for ids, members in plan
         ]
-        return parts, bodies
+        return plan, bodies
 
     def _choice_values(
         self,
-        prompts: Sequence[str],
-        choices: Sequence[str],
-        parts: list[range],
+        n_prompts: int,
+        plan: list[tuple[tuple[int, ...], list[int]]],
         outs: list[dict[str, Any]],
     ) -> list[list[float]]:
-        result: list[list[float]] = []
-        for part, out in zip(parts, outs, strict=True):
-            for i, c in zip(part, sorted(out["choices"], key=lambda c: c["index"]), strict=True):
-                ids = choice_token_ids(self.encode, prompts[i][-64:], choices)
+        result: list[list[float]] = [[] for _ in range(n_prompts)]
+        for (ids, members), out in zip(plan, outs, strict=True):
+            rows = sorted(out["choices"], key=lambda c: c["index"])
+            for i, c in zip(members, rows, strict=True):
                 top = ((c.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
                 by_id = {self._token_id(k): float(v) for k, v in top.items()}
-                floor = min(by_id.values(), default=-100.0)
-                result.append([by_id.get(t, floor) for t in ids])
+                missing = [t for t in ids if t not in by_id]
+                if missing:
+                    raise RuntimeError(
+                        f"the server returned no log-probability for token ids {missing}; "
+                        "it does not honour logprob_token_ids (serve with a recent vLLM)."
+                    )
+                result[i] = [by_id[t] for t in ids]
         return result
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        """Top-20 log-probabilities of one greedy step; a choice outside them gets the
-        smallest returned value (an upper bound on its log-probability)."""
+        """Exact log-probabilities of the choice tokens after one greedy step, with vLLM's
+        ``logprob_token_ids`` (the server returns those ids' full-softmax values)."""
         if not prompts:
             return []
-        parts, bodies = self._choice_plan(prompts)
-        return self._choice_values(prompts, choices, parts, self._spread(bodies))
+        plan, bodies = self._choice_plan(prompts, choices)
+        return self._choice_values(len(prompts), plan, self._spread(bodies))
 
     async def achoice_logprobs(
         self, prompts: Sequence[str], choices: Sequence[str]
     ) -> list[list[float]]:
         if not prompts:
             return []
-        parts, bodies = self._choice_plan(prompts)
-        return self._choice_values(prompts, choices, parts, await self._aspread(bodies))
+        plan, bodies = self._choice_plan(prompts, choices)
+        return self._choice_values(len(prompts), plan, await self._aspread(bodies))
+
+    def _sequence_plan(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> tuple[list[list[int]], list[list[int]], list[range], list[dict[str, Any]]]:
+        """prompt + candidate token ids for every pair, split over the URLs."""
+        seqs, tails = [], []
+        for prompt in prompts:
+            head = self.encode(prompt)
+            for cand in candidates:
+                tail = continuation_ids(self.encode, prompt, cand)
+                seqs.append(head + tail)
+                tails.append(tail)
+        parts = _chunks(len(seqs), len(self.config.urls))
+        bodies = [
+            self._base([seqs[i] for i in part], max_tokens=1, temperature=0.0, prompt_logprobs=0)
+            for part in parts
+        ]
+        return seqs, tails, parts, bodies
+
+    @staticmethod
+    def _sequence_values(
+        n_candidates: int,
+        seqs: list[list[int]],
+        tails: list[list[int]],
+        parts: list[range],
+        outs: list[dict[str, Any]],
+    ) -> list[list[float]]:
+        scores = [0.0] * len(seqs)
+        for part, out in zip(parts, outs, strict=True):
+            rows = sorted(out["choices"], key=lambda c: c["index"])
+            for i, c in zip(part, rows, strict=True):
+                per_token = c.get("prompt_logprobs") or []
+                seq, tail = seqs[i], tails[i]
+                total = 0.0
+                for pos in range(len(seq) - len(tail), len(seq)):
+                    entry = (per_token[pos] or {}).get(str(seq[pos]))
+                    if entry is None:
+                        raise RuntimeError(
+                            "the server returned no prompt log-probability for token "
+                            f"{seq[pos]}; serve with vLLM (prompt_logprobs)."
+                        )
+                    total += float(entry["logprob"] if isinstance(entry, dict) else entry)
+                scores[i] = total
+        k = n_candidates
+        return [scores[i * k : (i + 1) * k] for i in range(len(seqs) // max(k, 1))]
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        """Each candidate's summed log-probability, read from vLLM's ``prompt_logprobs`` on
+        prompt + candidate token ids (sent as ids, so nothing is re-tokenised)."""
+        if not prompts:
+            return []
+        seqs, tails, parts, bodies = self._sequence_plan(prompts, candidates)
+        return self._sequence_values(len(candidates), seqs, tails, parts, self._spread(bodies))
+
+    async def asequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        if not prompts:
+            return []
+        seqs, tails, parts, bodies = self._sequence_plan(prompts, candidates)
+        outs = await self._aspread(bodies)
+        return self._sequence_values(len(candidates), seqs, tails, parts, outs)
 
     def _token_id(self, key: str) -> int:
         """vLLM spells a token ``token_id:123`` when asked; fall back to the text."""

@@ -23,6 +23,7 @@ from grm.inference.base import (
     GenRequest,
     SamplingConfig,
     choice_token_ids,
+    continuation_ids,
     register_engine,
 )
 from grm.inference.tip import switch_token_ids, transformers_tip_processor
@@ -152,6 +153,37 @@ class TransformersEngine(ChatTokenizer):
             for row, prompt in zip(logp, chunk, strict=True):
                 ids = choice_token_ids(self.encode, prompt[-64:], choices)
                 out.append([float(row[t]) for t in ids])
+        return out
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        """Sum of the candidate tokens' log-probabilities (full softmax), one batched forward
+        pass per prompt over all its candidates (right-padded)."""
+        torch = self._torch
+        pad = self.tokenizer.pad_token_id or 0
+        out: list[list[float]] = []
+        for prompt in prompts:
+            head = self.encode(prompt)
+            tails = [continuation_ids(self.encode, prompt, c) for c in candidates]
+            width = len(head) + max(len(t) for t in tails)
+            ids = torch.full((len(tails), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(tails), width), dtype=torch.long)
+            for row, tail in enumerate(tails):
+                seq = head + tail
+                ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+            with torch.no_grad():
+                logits = self.model(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+                ).logits.float()
+            logp = torch.log_softmax(logits, dim=-1)
+            scores = []
+            for row, tail in enumerate(tails):
+                # token at position len(head)+j is predicted by the logits at len(head)+j-1
+                total = sum(float(logp[row, len(head) + j - 1, tok]) for j, tok in enumerate(tail))
+                scores.append(total)
+            out.append(scores)
         return out
 
     def close(self) -> None:

@@ -31,12 +31,14 @@ from grm.inference.base import (
     Generation,
     GenRequest,
     SamplingConfig,
-    choice_token_ids,
     register_engine,
 )
 from grm.inference.vllm_engine import (
-    TOP_LOGPROBS,
     VLLMEngineConfig,
+    candidate_items,
+    candidate_scores,
+    choice_ids_and_params,
+    choice_values,
     config_from_options,
     engine_args,
     on_cpu,
@@ -102,15 +104,7 @@ class AsyncVLLMEngine(ChatTokenizer):
 
     async def _one(self, prompt: str, params: Any) -> Any:
         """One vLLM request; its final output (all n completions)."""
-        request_id = f"grm-{next(self._ids)}"
-        final = None
-        async for out in self.llm.generate(
-            {"prompt_token_ids": self.encode(prompt)}, params, request_id
-        ):
-            final = out
-        if final is None:  # pragma: no cover - vLLM always yields a final output
-            raise RuntimeError(f"vLLM returned no output for request {request_id}.")
-        return final
+        return await self._final({"prompt_token_ids": self.encode(prompt)}, params)
 
     async def _generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
@@ -128,25 +122,42 @@ class AsyncVLLMEngine(ChatTokenizer):
         )
         return [to_generation(o) for o in outs]
 
+    async def _final(self, item: dict[str, list[int]], params: Any) -> Any:
+        """One vLLM request on token ids; its final output."""
+        request_id = f"grm-{next(self._ids)}"
+        final = None
+        async for out in self.llm.generate(item, params, request_id):
+            final = out
+        if final is None:  # pragma: no cover - vLLM always yields a final output
+            raise RuntimeError(f"vLLM returned no output for request {request_id}.")
+        return final
+
     async def _choices(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        from vllm.sampling_params import RequestOutputKind
+
+        # Same exact reading as VLLMEngine (logprob_token_ids), one request per prompt.
+        id_lists, params = choice_ids_and_params(
+            self.encode, prompts, choices, output_kind=RequestOutputKind.FINAL_ONLY
+        )
+        jobs = [self._one(p, sp) for p, sp in zip(prompts, params, strict=True)]
+        outs = await asyncio.gather(*jobs)
+        return choice_values(id_lists, outs)
+
+    async def _sequences(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
+        items, tails = candidate_items(self.encode, prompts, candidates)
         params = SamplingParams(
             max_tokens=1,
             temperature=0.0,
-            logprobs=TOP_LOGPROBS,
+            prompt_logprobs=0,
             output_kind=RequestOutputKind.FINAL_ONLY,
         )
-        outs = await asyncio.gather(*(self._one(p, params) for p in prompts))
-        result = []
-        for prompt, out in zip(prompts, outs, strict=True):
-            # Same reading as VLLMEngine: a choice outside the top 20 gets the smallest value.
-            ids = choice_token_ids(self.encode, prompt[-64:], choices)
-            top = out.outputs[0].logprobs[0] if out.outputs[0].logprobs else {}
-            floor = min((lp.logprob for lp in top.values()), default=-100.0)
-            result.append([float(top[t].logprob) if t in top else floor for t in ids])
-        return result
+        outs = await asyncio.gather(*(self._final(item, params) for item in items))
+        return candidate_scores(tails, outs, len(candidates))
 
     async def agenerate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
@@ -160,6 +171,13 @@ class AsyncVLLMEngine(ChatTokenizer):
             return []
         return await self._on_loop(self._choices(prompts, choices))
 
+    async def asequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        if not prompts:
+            return []
+        return await self._on_loop(self._sequences(prompts, candidates))
+
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
     ) -> list[Generation]:
@@ -168,6 +186,11 @@ class AsyncVLLMEngine(ChatTokenizer):
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
         return self._run(self._choices(prompts, choices)) if prompts else []
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        return self._run(self._sequences(prompts, candidates)) if prompts else []
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

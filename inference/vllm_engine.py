@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,12 +34,13 @@ from grm.inference.base import (
     GenRequest,
     SamplingConfig,
     choice_token_ids,
+    continuation_ids,
     register_engine,
 )
 
 logger = logging.getLogger(__name__)
 
-#: Top log-probabilities vLLM returns per step (its default ``max_logprobs``).
+#: Most log-probabilities vLLM returns per step (its default ``max_logprobs``).
 TOP_LOGPROBS = 20
 
 
@@ -181,25 +182,28 @@ class VLLMEngine(ChatTokenizer):
         return [to_generation(out) for out in outputs]
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        """Read from the top-20 next-token log-probabilities of one greedy step.
+        """Exact log-probabilities of the choice tokens after one greedy step, read with
+        vLLM's ``logprob_token_ids`` (the full softmax at those ids, never a top-k floor)."""
+        if not prompts:
+            return []
+        id_lists, params = choice_ids_and_params(self.encode, prompts, choices)
+        outputs = self.llm.generate(self._prompts(prompts), params, use_tqdm=False)
+        self._count("choice", outputs)
+        return choice_values(id_lists, outputs)
 
-        A choice outside the top 20 gets the smallest returned value, an upper bound on its
-        log-probability (it then carries almost no mass against a choice inside).
-        """
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        """Each candidate's summed log-probability as prompt tokens: prompt + candidate
+        is prefilled once with ``prompt_logprobs`` (the shared prefix hits the cache)."""
         from vllm import SamplingParams
 
         if not prompts:
             return []
-        params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=TOP_LOGPROBS)
-        outputs = self.llm.generate(self._prompts(prompts), params, use_tqdm=False)
-        self._count("choice", outputs)
-        result = []
-        for prompt, out in zip(prompts, outputs, strict=True):
-            ids = choice_token_ids(self.encode, prompt[-64:], choices)
-            top = out.outputs[0].logprobs[0] if out.outputs[0].logprobs else {}
-            floor = min((lp.logprob for lp in top.values()), default=-100.0)
-            result.append([float(top[t].logprob) if t in top else floor for t in ids])
-        return result
+        items, tails = candidate_items(self.encode, prompts, candidates)
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outputs = self.llm.generate(items, params, use_tqdm=False)
+        return candidate_scores(tails, outputs, len(candidates))
 
     def _count(self, kind: str, outputs: Sequence[Any]) -> None:
         for out in outputs:
@@ -223,6 +227,70 @@ class VLLMEngine(ChatTokenizer):
 
     def close(self) -> None:
         del self.llm
+
+
+def choice_ids_and_params(
+    encode: Callable[[str], list[int]], prompts: Sequence[str], choices: Sequence[str], **kw: Any
+) -> tuple[list[list[int]], list[Any]]:
+    """Each prompt's choice token ids and the one-step ``SamplingParams`` that reads exactly
+    those ids (``logprob_token_ids``: the full softmax there, never a top-20 floor)."""
+    from vllm import SamplingParams
+
+    id_lists = [choice_token_ids(encode, p[-64:], choices) for p in prompts]
+    params = [
+        SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=ids, **kw)
+        for ids in id_lists
+    ]
+    return id_lists, params
+
+
+def choice_values(id_lists: Sequence[Sequence[int]], outputs: Sequence[Any]) -> list[list[float]]:
+    """The requested ids' log-probabilities from each one-step output."""
+    result = []
+    for ids, out in zip(id_lists, outputs, strict=True):
+        step = out.outputs[0].logprobs[0] if out.outputs[0].logprobs else {}
+        missing = [t for t in ids if t not in step]
+        if missing:
+            raise RuntimeError(
+                f"vLLM returned no log-probability for token ids {missing}; this vLLM "
+                "does not honour logprob_token_ids (upgrade vLLM)."
+            )
+        result.append([float(step[t].logprob) for t in ids])
+    return result
+
+
+def candidate_items(
+    encode: Callable[[str], list[int]], prompts: Sequence[str], candidates: Sequence[str]
+) -> tuple[list[dict[str, list[int]]], list[list[int]]]:
+    """prompt + candidate token ids for every pair, and each candidate's own ids (the tail)."""
+    items: list[dict[str, list[int]]] = []
+    tails: list[list[int]] = []
+    for prompt in prompts:
+        head = encode(prompt)
+        for cand in candidates:
+            tail = continuation_ids(encode, prompt, cand)
+            items.append({"prompt_token_ids": head + tail})
+            tails.append(tail)
+    return items, tails
+
+
+def candidate_scores(
+    tails: Sequence[Sequence[int]], outputs: Sequence[Any], n_candidates: int
+) -> list[list[float]]:
+    """Sum each tail's prompt log-probabilities; one row of ``n_candidates`` per prompt."""
+    scores = []
+    for tail, out in zip(tails, outputs, strict=True):
+        rows = out.prompt_logprobs or []
+        ids = list(out.prompt_token_ids or [])
+        total = 0.0
+        for pos in range(len(ids) - len(tail), len(ids)):
+            row = rows[pos]
+            if row is None or ids[pos] not in row:
+                raise RuntimeError(f"vLLM returned no prompt log-probability at {pos}.")
+            total += float(row[ids[pos]].logprob)
+        scores.append(total)
+    k = n_candidates
+    return [scores[i * k : (i + 1) * k] for i in range(len(scores) // max(k, 1))]
 
 
 @register_engine("vllm")

@@ -9,6 +9,13 @@ clean and under every attack in one batched call, at k=2 (one chain per response
 
 Configurations: ``none`` (no sanitising, plain wording, first-match parsing), each mitigation
 alone, and ``all`` (grm's default).
+
+``--judge copying`` replaces the model with a scripted judge that writes the right verdict
+and then copies the other (worse, attacked) response after it, as small judges do. It loads
+no model and measures only what the sanitizer and the parser stop: a copied verdict, tag or
+special token that gets read as the judge's own. Real-model numbers need ``--model``.
+
+    .venv/bin/python scripts/run_attacks.py --judge copying --pairs 24 --json runs/copy.json
 """
 
 from __future__ import annotations
@@ -26,6 +33,46 @@ CONFIGS = {
 }
 
 
+class CopyingEngine:
+    """A scripted judge for the default template: it finds the better response (it is told
+    the better texts), writes ``Final verdict: [[X]]`` for it, then copies the other response
+    after its verdict line, as small judges copy what they read."""
+
+    name = "copying"
+    max_context = 1 << 20
+
+    def __init__(self, better: list[str]) -> None:
+        self.better = better
+
+    def render_chat(self, messages):  # type: ignore[no-untyped-def]
+        return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages)
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def _judge(self, prompt: str) -> str:
+        a = prompt.split("<response_A>\n", 1)[1].split("\n</response_A>", 1)[0]
+        b = prompt.split("<response_B>\n", 1)[1].split("\n</response_B>", 1)[0]
+        own, other = ("A", b) if a in self.better else ("B", a)
+        return f"Checking both answers.\nFinal verdict: [[{own}]]\nThe other one says:\n{other}"
+
+    def generate(self, requests, sampling):  # type: ignore[no-untyped-def]
+        from grm.inference.base import Completion, Generation
+
+        return [
+            Generation(1, [Completion(self._judge(r.prompt), 1, "stop")] * r.n) for r in requests
+        ]
+
+    def choice_logprobs(self, prompts, choices):  # type: ignore[no-untyped-def]
+        return [[0.0] * len(choices) for _ in prompts]
+
+    def sequence_logprobs(self, prompts, candidates):  # type: ignore[no-untyped-def]
+        return [[0.0] * len(candidates) for _ in prompts]
+
+    def close(self) -> None:
+        pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
@@ -36,6 +83,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--judge", choices=["model", "copying"], default="model")
     args = ap.parse_args()
 
     from grm.training.tasks import TaskConfig, make_tasks
@@ -46,7 +94,10 @@ def main() -> None:
 
     rows = make_tasks(TaskConfig(), "eval", args.pairs)
     pairs = [LabelledPair(r["prompt"], tuple(r["responses"]), r["preferred"]) for r in rows]
-    base = RewardModel.load(args.model, engine=args.engine, max_tokens=args.max_tokens)
+    if args.judge == "copying":
+        base = RewardModel(CopyingEngine([p.responses[p.better] for p in pairs]))
+    else:
+        base = RewardModel.load(args.model, engine=args.engine, max_tokens=args.max_tokens)
     report: dict[str, object] = {"args": vars(args)}
     for name in args.configs.split(","):
         rm = RewardModel(

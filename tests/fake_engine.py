@@ -23,9 +23,11 @@ class FakeEngine:
         script: Callable[[str, int], str],
         choice_fn: Callable[[str, Sequence[str]], list[float]] | None = None,
         max_context: int = 8192,
+        sequence_fn: Callable[[str, Sequence[str]], list[float]] | None = None,
     ) -> None:
         self.script = script
         self.choice_fn = choice_fn or (lambda prompt, choices: [0.0] * len(choices))
+        self.sequence_fn = sequence_fn or (lambda prompt, cands: [0.0] * len(cands))
         self.max_context = max_context
         self.calls: list[tuple[str, int]] = []
 
@@ -45,14 +47,22 @@ class FakeEngine:
         for r in requests:
             comps = []
             for i in range(r.n):
-                text = self.script(r.prompt, i)[: sampling.max_tokens * 4]
-                comps.append(Completion(text, self.count_tokens(text), "stop"))
+                full = self.script(r.prompt, i)
+                text = full[: sampling.max_tokens * 4]
+                finish = "length" if len(full) > len(text) else "stop"
+                comps.append(Completion(text, self.count_tokens(text), finish))
             out.append(Generation(self.count_tokens(r.prompt), comps))
         return out
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
         self.calls.append(("choice_logprobs", len(prompts)))
         return [self.choice_fn(p, choices) for p in prompts]
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        self.calls.append(("sequence_logprobs", len(prompts)))
+        return [self.sequence_fn(p, candidates) for p in prompts]
 
     def close(self) -> None:
         pass

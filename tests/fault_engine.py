@@ -82,3 +82,9 @@ class FaultEngine(FakeEngine):
     ) -> list[list[float]]:
         await self._fate()
         return self.choice_logprobs(prompts, choices)
+
+    async def asequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        await self._fate()
+        return self.sequence_logprobs(prompts, candidates)

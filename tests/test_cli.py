@@ -30,7 +30,7 @@ def test_help_lists_the_registered_commands() -> None:
         (
             ["judge", "--prompt", "q", "-r", "a", "-r", "b", "--template", "nope"],
             None,
-            "invalid choice",
+            "template 'nope' is unknown",
         ),
     ],
 )

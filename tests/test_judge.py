@@ -120,15 +120,31 @@ def test_pointwise_scores_map_back_through_the_shuffle() -> None:
     assert len({c.order for c in s.chains}) > 1  # shuffled per chain
 
 
-def test_forced_pointwise_reads_digits() -> None:
-    # after the prefix the engine always prefers digit "7" (index 6)
-    def digits(prompt: str, choices):  # type: ignore[no-untyped-def]
-        return [0.0 if c == "7" else -5.0 for c in choices]
+def test_forced_pointwise_reads_whole_scores() -> None:
+    # the engine prefers the whole candidate "7, " / "7]]" (a score and what follows it)
+    def seqs(prompt: str, cands):  # type: ignore[no-untyped-def]
+        return [0.0 if c.startswith("7") else -5.0 for c in cands]
 
-    rm, engine = rm_with(lambda p, i: "hmm", choice_fn=digits)
+    rm, engine = rm_with(lambda p, i: "hmm", sequence_fn=seqs)
     s = rm.score("q?", ["x", "y", "z"], k=2)
     assert s.forced == 2 and s.scores == (7.0, 7.0, 7.0) and s.ties == 2
-    assert [c for c in engine.calls if c[0] == "choice_logprobs"] == [("choice_logprobs", 2)] * 3
+    calls = [c for c in engine.calls if c[0] == "sequence_logprobs"]
+    assert calls == [("sequence_logprobs", 2)] * 3
+
+
+def test_forced_pointwise_covers_the_whole_range() -> None:
+    # candidates are the template's full range with the closing text: "10]]" can win
+    seen: list[tuple[str, ...]] = []
+
+    def seqs(prompt: str, cands):  # type: ignore[no-untyped-def]
+        seen.append(tuple(cands))
+        return [0.0 if c.startswith("10") else -5.0 for c in cands]
+
+    rm, _ = rm_with(lambda p, i: "hmm", sequence_fn=seqs)
+    s = rm.score("q?", ["x", "y"], k=1)
+    assert s.scores == (10.0, 10.0)
+    assert seen[0] == tuple(f"{v}, " for v in range(1, 11))
+    assert seen[1] == tuple(f"{v}]]" for v in range(1, 11))
 
 
 @pytest.mark.parametrize(

@@ -81,16 +81,16 @@ def test_batch_of_conversations_is_one_engine_pass() -> None:
 
 
 def test_forced_turn_scores_read_every_slot() -> None:
-    def choice(prompt: str, choices: object) -> list[float]:
-        # Overall slot prefers 7, then each turn slot prefers 3.
-        want = "7" if prompt.endswith("Overall Score: [[") else "3"
-        return [0.0 if c == want else -9.0 for c in choices]  # type: ignore[union-attr]
+    def seqs(prompt: str, cands: object) -> list[float]:
+        # Overall slot prefers 7 (closed by "]]"), then each turn slot prefers 3.
+        want = "7]]" if prompt.endswith("Overall Score: [[") else "3"
+        return [0.0 if c.startswith(want) else -9.0 for c in cands]  # type: ignore[union-attr]
 
-    engine = FakeEngine(lambda p, i: "I ran out of words", choice)
+    engine = FakeEngine(lambda p, i: "I ran out of words", sequence_fn=seqs)
     ts = RewardModel(engine).score_turns(TRAJECTORY, k=1)
     assert ts.overall == 7.0 and ts.turns == (3.0, 3.0, 3.0)
     assert ts.result.forced == 1
-    assert engine.calls[1:] == [("choice_logprobs", 1)] * 4  # overall + 3 turns
+    assert engine.calls[1:] == [("sequence_logprobs", 1)] * 4  # overall + 3 turns
 
 
 @pytest.mark.parametrize(

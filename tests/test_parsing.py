@@ -41,26 +41,7 @@ CASES: list[tuple[str, str, int, object]] = [
         2,
         0,
     ),
-    # --- RM-R1: <answer>[[X]]</answer>
-    ("rm-r1", "<eval>A follows the rubric.</eval>\n<answer>[[A]]</answer>", 2, 0),
-    ("rm-r1", "<answer>[[B]]</answer>", 2, 1),
-    ("rm-r1", "<answer> [[B]] </answer>\n", 2, 1),
-    ("rm-r1", "The answer is [[A]]", 2, None),
-    ("rm-r1", "<answer>[[A]]", 2, None),
-    ("rm-r1", "<answer>[[A]]</answer> wait, <answer>[[B]]</answer>", 2, 1),
-    # --- J1: verdict must come after </think>
-    ("j1", "<think>A is right.</think>\n<answer>[[A]]</answer>", 2, 0),
-    ("j1", "<think>B. <answer>[[A]]</answer> no...</think><answer>[[B]]</answer>", 2, 1),
-    ("j1", "<think>B is right <answer>[[B]]</answer>", 2, None),
-    ("j1", "<answer>[[A]]</answer>", 2, None),
-    ("j1", "<think>hmm</think> no verdict here", 2, None),
-    # --- RRM: \boxed{Assistant N}
-    ("rrm", "Output 1 is accurate. \\boxed{Assistant 1}", 2, 0),
-    ("rrm", "Therefore: \\boxed{Assistant 2}.", 2, 1),
-    ("rrm", "\\boxed{2}", 2, 1),
-    ("rrm", "\\boxed{Assistant 3}", 2, None),
-    ("rrm", "\\boxed{}", 2, None),
-    # --- DeepSeek-GRM pointwise: Final Scores: [[s1, s2, ...]]
+    # --- grm pointwise: Final Scores: [[s1, s2, ...]]
     ("pointwise", "Principles: accuracy.\nCritique: ...\nFinal Scores: [[8, 3]]", 2, (8.0, 3.0)),
     ("pointwise", "Final Scores: [[7, 7, 2]]", 3, (7.0, 7.0, 2.0)),
     ("pointwise", "Final Scores: [[9.5,1]]", 2, (9.5, 1.0)),
@@ -71,11 +52,6 @@ CASES: list[tuple[str, str, int, object]] = [
     ("pointwise", "Final Scores: [[eight, three]]", 2, None),
     ("pointwise", "Final Scores: [[8, 3", 2, None),  # truncated
     ("pointwise", "Final Scores: [[nan, 3]]", 2, None),
-    # --- JudgeLRM: <answer>s</answer> per response
-    ("judgelrm", "<think>A ok</think><answer>8</answer><answer>4</answer>", 2, (8.0, 4.0)),
-    ("judgelrm", "<answer>8</answer>", 2, None),
-    ("judgelrm", "<answer>8</answer><answer>40</answer>", 2, None),
-    ("judgelrm", "<answer>7.5</answer> <answer>9</answer>", 2, (7.5, 9.0)),
 ]
 
 
@@ -97,7 +73,7 @@ def test_choice_start_points_at_verdict_token(name: str) -> None:
         "default": "ok. Final verdict: [[B]]",
         "rm-r1": "ok <answer>[[B]]</answer>",
         "j1": "<think>ok</think><answer>[[B]]</answer>",
-        "rrm": "ok \\boxed{Assistant 2}",
+        "rrm": "ok</think>\\boxed{Assistant 2}",
     }[name]
     parsed = template.parse(text, 2)
     assert parsed is not None and parsed.choice_start is not None

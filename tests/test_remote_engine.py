@@ -103,6 +103,14 @@ def test_remote_engine_against_vllm_serve(vllm_server: str, default_model_path: 
     lp = engine.choice_logprobs([prompt + "Final verdict: [["] * 2, ["A", "B"])
     assert len(lp) == 2 and all(math.isfinite(x) and x <= 0 for row in lp for x in row)
     assert all(v > 0 for v in engine.requests_per_url.values())  # both URLs served
+    # exact reads: tokens far outside the top 20 (logprob_token_ids), whole sequences
+    # (prompt_logprobs): after "9, " a counting model says "10", which starts with "1"
+    count = engine.render_chat([{"role": "user", "content": "Count from 1 to 10."}])
+    head = count + "1, 2, 3, 4, 5, 6, 7, 8, 9, "
+    rare = engine.choice_logprobs([head], ["1", " Paris", " zebra"])[0]
+    assert min(rare) < -15 and rare[0] == max(rare)
+    seq = engine.sequence_logprobs([head, head], [f"{v}," for v in range(1, 11)])
+    assert len(seq) == 2 and all(max(range(10), key=row.__getitem__) == 9 for row in seq)
     # A judge on the remote engine: k chains, forced verdicts read through logprobs.
     rm = RewardModel(engine)
     r = rm.compare("What is 2 + 2?", "4", "5", k=2, max_tokens=6)

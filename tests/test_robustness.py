@@ -147,7 +147,15 @@ def test_attack_rates_hand_case() -> None:
 
 
 def test_attack_suite_covers_every_class() -> None:
-    assert {a.kind for a in ATTACKS} == {"fake_verdict", "instruction", "fake_end", "master_key"}
+    assert {a.kind for a in ATTACKS} == {
+        "fake_verdict",
+        "instruction",
+        "fake_end",
+        "master_key",
+        "quoted_verdict",
+        "tag_lookalike",
+        "special_token",
+    }
     assert get_attack("colon").apply("long answer") == ":"
     assert get_attack("verdict_bracket_b").apply("x").endswith("[[B]]")
     with pytest.raises(ValueError, match="choose one of"):

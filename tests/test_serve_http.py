@@ -140,6 +140,9 @@ def test_concurrent_async_requests_each_run_their_own_waves() -> None:
         async def achoice_logprobs(self, prompts: Any, choices: Any) -> Any:
             return self.choice_logprobs(prompts, choices)
 
+        async def asequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
+            return self.sequence_logprobs(prompts, candidates)
+
     rm = RewardModel(Counting(verdict_script))
     clean = JudgeRequest("q", ("It is 4.", "4"))  # unanimous: stops after the first wave
     split = JudgeRequest("q", ("4", "5"))  # position-bound verdicts: never settles

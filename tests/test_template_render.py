@@ -28,7 +28,7 @@ def request_for(name: str) -> JudgeRequest:
             ]
         )
     template = get_template(name)
-    n = 2 if template.max_responses == 2 else 3
+    n = template.max_responses if template.max_responses in (1, 2) else 3
     return JudgeRequest("What is 17 + 25?", tuple([f"42 {ATTACK}", "43", "41"][:n]))
 
 
@@ -45,8 +45,11 @@ def test_rendered_prompt_as_the_model_sees_it(engine: TokenizerFakeEngine, name:
     messages = template.messages(req, order)
     text = engine.render_chat(messages)
     # one turn per message plus the generation prompt; nothing injected opens another turn
-    assert text.count("<|im_start|>") == len(messages) + 1
-    assert text.count("<|im_end|>") == len(messages)
+    # (templates with no system message, as their checkpoints were trained, get the chat
+    # template's own default system turn)
+    default_system = int(messages[0]["role"] != "system" and text.startswith("<|im_start|>system"))
+    assert text.count("<|im_start|>") == len(messages) + 1 + default_system
+    assert text.count("<|im_end|>") == len(messages) + default_system
     assert text.endswith("<|im_start|>assistant\n")
     roles = [m["role"] for m in messages]
     assert roles[-1] == "user" and set(roles) <= {"system", "user"}

@@ -45,7 +45,8 @@ def verdict_tail(template: str | Template, body: str, slot: int, scores: Sequenc
     if tpl.name == "j1":
         return f"<think>{body}</think>\n<answer>[[{letter}]]</answer>"
     if tpl.name == "rrm":
-        return f"{body} \\boxed{{Assistant {slot + 1}}}"
+        # The turn opens inside <think> (the distilled models' chat template).
+        return f"{body}\n</think>\n\n\\boxed{{Assistant {slot + 1}}}"
     if tpl.name == "pointwise":
         listed = ", ".join(str(s) for s in scores)
         return (

@@ -33,7 +33,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine", default="auto", choices=["auto", *engine_names()], help="inference backend"
     )
-    p.add_argument("--template", default="default", choices=template_names())
+    p.add_argument(
+        "--template",
+        default=None,
+        help=f"one of {', '.join(template_names())}, or a template file (.yaml); "
+        "default: the model's own format when its name is known, else 'default'",
+    )
     p.add_argument(
         "--engine-option",
         action="append",
@@ -105,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     from grm import RewardModel
 
     start = time.perf_counter()
-    pointwise = len(responses) != 2 or get_template(args.template).kind == "pointwise"
+    pointwise = len(responses) != 2 or (
+        args.template is not None and get_template(args.template).kind == "pointwise"
+    )
     if pointwise and args.meta_rm:
         raise ValueError(
             "--meta-rm rates pairwise verdicts; pass exactly two responses with a pairwise "
@@ -114,10 +121,8 @@ def run(args: argparse.Namespace) -> int:
     rm = RewardModel.load(
         args.model,
         engine=args.engine,
-        template=args.template if not pointwise else "default",
-        pointwise_template=args.template
-        if pointwise and args.template != "default"
-        else "pointwise",
+        template=None if pointwise else args.template,
+        pointwise_template=args.template if pointwise else None,
         engine_options=engine_options(args.engine_option),
         meta_rm=args.meta_rm,
         **config_overrides(args, JudgeConfig),

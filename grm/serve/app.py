@@ -106,6 +106,10 @@ class CountingEngine:
         self.on_call("choice")
         return await self.engine.achoice_logprobs(prompts, choices)
 
+    async def asequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
+        self.on_call("choice")
+        return await self.engine.asequence_logprobs(prompts, candidates)
+
 
 def _summary(result: Result, chains: bool = False) -> dict[str, Any]:
     out = result.summary()

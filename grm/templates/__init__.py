@@ -1,7 +1,8 @@
 """Judge templates: a name-keyed registry of render + parse pairs."""
 
-from grm.templates import multiturn, pairwise, pointwise  # noqa: F401  (registers the built-ins)
+from grm.templates import multiturn, pairwise, pointwise, published  # noqa: F401  (registers)
 from grm.templates.base import (
+    Decoding,
     Template,
     get_template,
     neutralize,
@@ -9,4 +10,11 @@ from grm.templates.base import (
     template_names,
 )
 
-__all__ = ["Template", "get_template", "neutralize", "register_template", "template_names"]
+__all__ = [
+    "Decoding",
+    "Template",
+    "get_template",
+    "neutralize",
+    "register_template",
+    "template_names",
+]

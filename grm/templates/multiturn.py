@@ -18,13 +18,14 @@ turn or plant its own score.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from grm.parsing import DEFAULT_MAX_TRAILING, Parsed, _last_tail_match, parse_score_list
+from grm.parsing import DEFAULT_MAX_TRAILING, Parsed, find_verdict, parse_score_list, to_score
 from grm.templates.base import Template, register_template
 from grm.types import JudgeRequest, Message, Result
 
@@ -173,7 +174,8 @@ class MultiTurn(Template):
             else:
                 body, attrs = str(message.get("content", "")), f' role="{role}"'
                 if message.get("name"):
-                    attrs += f' name="{self.data(str(message["name"]))}"'
+                    # An attribute value is escaped: a name cannot close the tag or the quote.
+                    attrs += f' name="{html.escape(self.data(str(message["name"])), quote=True)}"'
             tag = f"message_{i + 1}"
             parts.append(f"<{tag}{attrs}>\n{self.data(body)}\n</{tag}>")
         if request.reference is not None:
@@ -205,15 +207,23 @@ class MultiTurn(Template):
         )
         if turns is None or turns.scores is None:
             return None
-        last_turns = _last_tail_match(_TURN_SCORES, text, DEFAULT_MAX_TRAILING, self.tail_only)
+        last_turns = find_verdict(
+            _TURN_SCORES, text, max_trailing=DEFAULT_MAX_TRAILING, tail_only=self.tail_only
+        )
         before = text[: last_turns.start()] if last_turns is not None else text
-        overall = _last_tail_match(_OVERALL, before, DEFAULT_MAX_TRAILING, self.tail_only)
+        overall = find_verdict(
+            _OVERALL, before, max_trailing=DEFAULT_MAX_TRAILING, tail_only=self.tail_only
+        )
         if overall is None:
             return None
-        value = float(overall.group(1))
-        if not self.low <= value <= self.high:
+        value = to_score(overall.group(1), self.low, self.high)
+        if value is None:
             return None
         return Parsed(scores=(value, *turns.scores))
+
+    def score_suffix(self, slot: int, n: int) -> str:
+        """The overall score and the last turn score close their ``[[...]]``."""
+        return "]]" if slot == 0 or slot == n - 1 else self.score_separator
 
     def scores_so_far(self, scores: Sequence[int]) -> str:
         """Forced verdict: the overall score closes its line, then the turn list opens."""
