@@ -122,7 +122,7 @@ class AsyncVLLMEngine(ChatTokenizer):
         )
         return [to_generation(o) for o in outs]
 
-    async def _final(self, item: dict[str, list[int]], params: Any) -> Any:
+    async def _final(self, item: Any, params: Any) -> Any:
         """One vLLM request on token ids; its final output."""
         request_id = f"grm-{next(self._ids)}"
         final = None

@@ -261,9 +261,10 @@ def choice_values(id_lists: Sequence[Sequence[int]], outputs: Sequence[Any]) -> 
 
 def candidate_items(
     encode: Callable[[str], list[int]], prompts: Sequence[str], candidates: Sequence[str]
-) -> tuple[list[dict[str, list[int]]], list[list[int]]]:
-    """prompt + candidate token ids for every pair, and each candidate's own ids (the tail)."""
-    items: list[dict[str, list[int]]] = []
+) -> tuple[list[Any], list[list[int]]]:
+    """prompt + candidate token ids for every pair (vLLM token prompts), and each
+    candidate's own ids (the tail)."""
+    items: list[Any] = []
     tails: list[list[int]] = []
     for prompt in prompts:
         head = encode(prompt)
