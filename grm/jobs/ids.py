@@ -52,7 +52,7 @@ def chunk_of(row_id: str, chunks: int) -> int:
     """The chunk a row belongs to.
 
     >>> chunk_of("00000000000000000005", 4)
-    1
+    3
     """
     return int(hashlib.sha256(row_id.encode()).hexdigest()[:12], 16) % chunks
 

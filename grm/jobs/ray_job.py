@@ -13,7 +13,6 @@ Options: :class:`RayOptions` (``ray=`` takes its fields as a mapping).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import time
@@ -55,10 +54,11 @@ class RayOptions:
 
 
 def _require_ray() -> Any:
-    if importlib.util.find_spec("ray") is None:
-        raise ImportError("the Ray path needs Ray Data: pip install 'grm[ray]'.")
-    import ray
-
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the [data] extra)
+    except ImportError:
+        raise ImportError("the Ray path needs Ray Data: pip install 'grm[ray]'.") from None
     return ray
 
 
