@@ -332,3 +332,16 @@ def test_grm_imports_without_ray_and_the_ray_path_names_the_extra(tmp_path: Path
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert "pip install 'grm[ray]'" in out
+
+
+def test_cli_urls_spread_the_job_over_remote_servers() -> None:
+    from grm.cli import build_parser
+    from grm.cli.label import model_spec
+
+    argv = ["label", "in.jsonl", "--out", "o.jsonl", "--engine", "remote", "--max-tokens", "64"]
+    urls = ["--url", "http://10.0.0.1:8000", "--url", "http://10.0.0.2:8000"]
+    spec = model_spec(build_parser().parse_args([*argv, *urls]))
+    assert spec.engine == "remote" and spec.judge["max_tokens"] == 64
+    assert spec.engine_options["urls"] == ["http://10.0.0.1:8000", "http://10.0.0.2:8000"]
+    with pytest.raises(ValueError, match="--url is for --engine remote"):
+        model_spec(build_parser().parse_args(["rank", "in.jsonl", "--out", "o.jsonl", *urls]))

@@ -18,6 +18,7 @@ import argparse
 from typing import Any
 
 from grm.cli.judge import add_model_args, parse_k
+from grm.jobs.config import ModelSpec
 
 
 def add_job_args(p: argparse.ArgumentParser) -> None:
@@ -60,9 +61,9 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=lambda args: run(args, "label"))
 
 
-def run(args: argparse.Namespace, task: str) -> int:
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The judge every worker loads, from the model and engine flags."""
     from grm.cli.serve import engine_options
-    from grm.jobs import ModelSpec, label, rank_dataset
 
     options = engine_options(args.engine_option)
     if args.url:
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, task: str) -> int:
         "on_unparsed": args.on_unparsed,
         "aggregator": args.aggregator,
     }
-    spec = ModelSpec(
+    return ModelSpec(
         model=args.model,
         engine=args.engine,
         template=args.template,
@@ -83,6 +84,12 @@ def run(args: argparse.Namespace, task: str) -> int:
         calibrator=args.calibrator,
         judge={k: v for k, v in judge.items() if v is not None},
     )
+
+
+def run(args: argparse.Namespace, task: str) -> int:
+    from grm.jobs import label, rank_dataset
+
+    spec = model_spec(args)
     ray = None
     if args.ray or args.ray_address:
         ray = {
