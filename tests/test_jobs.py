@@ -151,6 +151,7 @@ def test_bad_rows_go_to_the_errors_file_and_the_job_goes_on(tmp_path: Path) -> N
         *rb_rows(4),
         {"prompt": "no rejected", "chosen": "42"},
         {"prompt": "empty", "chosen": "42", "rejected": "   "},
+        {"prompt": "number", "chosen": 42, "rejected": "41"},
         {"prompt": "too long " * 3000, "chosen": "42", "rejected": "41"},
         {"prompt": "BOOM", "chosen": "42", "rejected": "41"},  # the engine fails on it
     ]
@@ -163,10 +164,11 @@ def test_bad_rows_go_to_the_errors_file_and_the_job_goes_on(tmp_path: Path) -> N
 
     rm, _ = fake_rm(fails_on_boom, max_context=2048)
     s = grm.label(src, tmp_path / "out.jsonl", rm=rm, k=2, batch_size=8, progress=False)
-    assert s.judged == 4 and s.errors == 4
+    assert s.judged == 4 and s.errors == 5
     assert [r["grm_verdict"] for r in all_records(tmp_path / "out.jsonl")] == ["A", "B"] * 2
     errors = {e["row"]["prompt"][:8]: e for e in all_records(tmp_path / "out.errors.jsonl")}
-    assert len(errors) == 4
+    assert len(errors) == 5
+    assert "'chosen' is a int (42)" in errors["number"]["error"]
     assert errors["no rejec"]["stage"] == errors["empty"]["stage"] == "input"
     assert "'rejected' is missing" in errors["no rejec"]["error"]
     assert "responses[1] is empty" in errors["empty"]["error"]
@@ -179,7 +181,7 @@ def test_bad_rows_go_to_the_errors_file_and_the_job_goes_on(tmp_path: Path) -> N
     s3 = grm.label(
         src, tmp_path / "out.jsonl", rm=rm2, k=2, batch_size=8, progress=False, retry_errors=True
     )
-    assert s3.judged == 1 and s3.errors == 3  # BOOM now passes; the bad rows stay bad
+    assert s3.judged == 1 and s3.errors == 4  # BOOM now passes; the bad rows stay bad
     assert len(all_records(tmp_path / "out.jsonl")) == 5
 
 

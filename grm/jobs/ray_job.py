@@ -63,11 +63,18 @@ def _require_ray() -> Any:
 
 
 def key_rows(batch: Any, task: str) -> Any:
-    """Ray Data UDF: each row's id and its plain JSON (one Arrow string column each)."""
+    """Ray Data UDF: each row's id and its plain JSON (one Arrow string column each).
+
+    JSONL arrives as text lines (``read_text``) and is parsed here with ``json``: Ray's JSON
+    reader infers column types through pandas and turns a response "32" into the integer 32.
+    """
     import pyarrow as pa
 
     judge_task = get_task(task)
-    rows = [to_plain(r) for r in batch.to_pylist()]
+    if batch.column_names == ["text"]:
+        rows = [json.loads(line) for line in batch["text"].to_pylist() if line.strip()]
+    else:
+        rows = [to_plain(r) for r in batch.to_pylist()]
     return pa.table(
         {
             "grm_id": [keyed(judge_task, r)[0] for r in rows],
@@ -112,7 +119,7 @@ def read_dataset(ray: Any, source: str | Path, split: str) -> Any:
     if path.endswith(".parquet"):
         return ray.data.read_parquet(path)
     if path.endswith((".jsonl", ".ndjson")):
-        return ray.data.read_json(path, lines=True)
+        return ray.data.read_text(path)  # parsed by key_rows, types kept
     if Path(path).is_dir():
         import datasets
 

@@ -132,6 +132,11 @@ def pair_request(row: Mapping[str, Any]) -> JudgeRequest:
     for slot, value in zip(slots, pair, strict=True):
         if value is None:
             raise ValueError(f"the row's '{slot}' is missing or null; the pair needs both sides.")
+        if not isinstance(value, (str, list)):
+            raise ValueError(
+                f"the row's '{slot}' is a {type(value).__name__} ({value!r}); a response must be "
+                "text or a list of chat messages (write numbers as strings)."
+            )
         both.append(value)
     return JudgeRequest(prompt, tuple(both), _field(row, "reference"))
 
