@@ -44,6 +44,11 @@ def make_rows(n: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+def show(name: str, value: Any) -> None:
+    """Print each figure as soon as it is measured (a long run keeps what it has)."""
+    print(json.dumps({name: value}), flush=True)
+
+
 def rate(pairs: int, chains: int, seconds: float) -> dict[str, float]:
     return {
         "seconds": round(seconds, 2),
@@ -90,12 +95,15 @@ def main() -> int:
         res = rm.compare_batch([q for _, q in reqs], args.k, seed=chunk_seed(args.seed, chunk))
         chains += sum(r.k_used for r in res)
     out["compare_batch_same_chunks"] = rate(len(rows), chains, time.perf_counter() - t)
+    show("job", out["job"])
+    show("compare_batch_same_chunks", out["compare_batch_same_chunks"])
 
     t = time.perf_counter()
     res = rm.compare_batch(rows, args.k, seed=args.seed)
     out["compare_batch_one_call"] = rate(
         len(rows), sum(r.k_used for r in res), time.perf_counter() - t
     )
+    show("compare_batch_one_call", out["compare_batch_one_call"])
     rm.close()
     base = out["compare_batch_same_chunks"]["pairs_per_s"]
     out["job_vs_same_chunks"] = round(out["job"]["pairs_per_s"] / base, 3)
