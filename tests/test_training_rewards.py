@@ -7,7 +7,6 @@ from grm.training.rewards import (
     REWARD_FUNCS,
     format_reward,
     make_reward_funcs,
-    overlong_penalty,
     parse_failure_rate,
     pointwise_reward,
     swap_consistency_rewards,
@@ -67,13 +66,12 @@ def test_format_reward() -> None:
 @pytest.mark.parametrize(
     ("length", "expected"), [(0, 0.0), (75, 0.0), (80, -0.2), (95, -0.8), (100, -1.0), (140, -1.0)]
 )
-def test_overlong_penalty(length: int, expected: float) -> None:
-    assert overlong_penalty(length, 100, 25) == pytest.approx(expected)
-
-
-def test_overlong_penalty_validates() -> None:
-    with pytest.raises(ValueError, match="buffer"):
-        overlong_penalty(10, 100, 0)
+def test_overlong_is_trls_soft_punishment(length: int, expected: float) -> None:
+    # max 100 tokens -> buffer 25: free up to 75, then linear to -1 at 100 (DAPO Eq. 13).
+    (overlong,) = make_reward_funcs("default", ["overlong"], 100)
+    assert type(overlong).__module__.startswith("trl.")
+    out = overlong(prompts=["p"], completions=["c"], completion_ids=[[0] * length])
+    assert out == [pytest.approx(expected)]
 
 
 def test_parse_failure_rate() -> None:

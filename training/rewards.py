@@ -9,8 +9,14 @@ The pure functions take parsed verdicts and numbers, never text or tensors:
 - :func:`pointwise_reward`: DeepSeek-GRM (Liu et al. 2025): +1 when the preferred response's
   score is strictly the highest, -1 otherwise (ties included).
 - :func:`format_reward`: 1 when the chain ends in the template's verdict format.
-- :func:`overlong_penalty`: DAPO's soft over-length punishment (Yu et al. 2025), 0 up to
-  ``max_length - buffer`` tokens, then linear down to -1 at ``max_length``.
+- ``overlong``: DAPO's soft over-length punishment (Yu et al. 2025, Eq. 13), 0 up to
+  ``max_length - buffer`` tokens, then linear down to -1 at ``max_length``: TRL's own
+  ``trl.rewards.get_soft_overlong_punishment``, registered here with the buffer set.
+
+The other rewards stay here because TRL has none that does their job: its ``accuracy_reward``
+verifies a math answer against a gold solution and ``think_format_reward`` checks ``<think>``
+tags, while these score a judge's parsed verdict (in any registered template's format) against
+the known better response, in one or both response orders.
 
 :func:`make_reward_funcs` wraps them for ``trl.GRPOTrainer`` (called with ``prompts``,
 ``completions``, ``completion_ids`` and every dataset column), and logs per step the
@@ -89,22 +95,6 @@ def format_reward(parsed: bool) -> float:
     (1.0, 0.0)
     """
     return 1.0 if parsed else 0.0
-
-
-def overlong_penalty(length: int, max_length: int, buffer: int) -> float:
-    """DAPO's soft over-length punishment: 0, then linear to -1 over the last ``buffer`` tokens.
-
-    >>> overlong_penalty(50, 100, 20), overlong_penalty(90, 100, 20), overlong_penalty(100, 100, 20)
-    (0.0, -0.5, -1.0)
-    """
-    if max_length < 1 or not 0 < buffer <= max_length:
-        raise ValueError(
-            f"need max_length >= 1 and 0 < buffer <= max_length, got {max_length}, {buffer}."
-        )
-    free = max_length - buffer
-    if length <= free:
-        return 0.0
-    return -min(length - free, buffer) / buffer
 
 
 def parse_failure_rate(parsed: Sequence[Parsed | None]) -> float:
@@ -221,17 +211,14 @@ def _format(template: Template, max_completion_length: int) -> RewardFunc:
 
 
 def _overlong(template: Template, max_completion_length: int) -> RewardFunc:
-    buffer = max(1, max_completion_length // 4)
+    """TRL's soft over-length punishment with the last quarter of the budget as its buffer."""
+    from trl.rewards import get_soft_overlong_punishment
 
-    def overlong(
-        prompts: Sequence[Any],
-        completions: Sequence[Any],
-        completion_ids: Sequence[Sequence[int]],
-        **kw: Any,
-    ) -> list[float | None]:
-        return [overlong_penalty(len(c), max_completion_length, buffer) for c in completion_ids]
-
-    return overlong
+    reward: RewardFunc = get_soft_overlong_punishment(
+        max_completion_len=max_completion_length,
+        soft_punish_cache=max(1, max_completion_length // 4),
+    )
+    return reward
 
 
 #: Reward name -> factory(template, max_completion_length) of a TRL reward function.

@@ -7,6 +7,9 @@ can be trained and measured on this machine without any download:
   (+-1, +-2, +-10) or with its digits swapped (the slips people and small models make).
 - ``constraint``: "... End your reply with the word 'done'." with one reply that obeys the
   stated constraint and one that does not.
+- ``arithmetic``, ``counting``, ``ordering``, ``units``, ``dates`` (:mod:`~grm.training.task_suite`)
+  and ``code`` (:mod:`~grm.training.code_tasks`): tiered kinds (``TaskConfig.tier``) whose
+  held-out split is cut by a hash of each item's canonical question.
 
 Splits are disjoint by construction: operand pairs (order-free, so 47 + 38 and 38 + 47 fall
 in the same split) and (question, keyword) pairs are shuffled with a seed and cut, so no
@@ -22,6 +25,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from grm.training import task_suite
+from grm.training.code_tasks import code_output
 
 from grm.registry import Registry
 
@@ -152,6 +158,9 @@ class TaskConfig:
     """Smallest addition operand."""
     high: int = 99
     """Largest addition operand."""
+    tier: str = "medium"
+    """Difficulty of the tiered kinds (``easy``, ``medium``, ``hard``; see
+    :mod:`grm.training.task_suite`); addition and constraint items have one tier."""
     eval_fraction: float = 0.15
     """Share of operand pairs (and constraint instances) held out for evaluation."""
     seed: int = 0
@@ -171,6 +180,8 @@ class TaskConfig:
             raise ValueError(
                 f"low and high must satisfy 0 <= low < high, got {self.low}, {self.high}."
             )
+        if self.tier not in task_suite.TIERS:
+            raise ValueError(f"tier must be one of {list(task_suite.TIERS)}, got {self.tier!r}.")
         if not 0 < self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in (0, 1), got {self.eval_fraction}.")
 
@@ -217,6 +228,14 @@ TASKS: Registry[Callable[[TaskConfig, Split, int, random.Random], list[TaskRow]]
 )
 TASKS.register("addition", _addition)
 TASKS.register("constraint", _constraint)
+TASKS.register("arithmetic", task_suite.arithmetic)
+TASKS.register("counting", task_suite.counting)
+TASKS.register("ordering", task_suite.ordering)
+TASKS.register("units", task_suite.units)
+TASKS.register("dates", task_suite.dates)
+TASKS.register("code", code_output)
+#: The tiered kinds of :mod:`grm.training.task_suite` and :mod:`grm.training.code_tasks`.
+SUITE = ("arithmetic", "counting", "ordering", "units", "dates", "code")
 
 
 def make_tasks(cfg: TaskConfig, split: Split, n: int) -> list[TaskRow]:

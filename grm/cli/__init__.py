@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import sys
 from collections.abc import Sequence
+
+from grm.cli.quiet import configure_output
 
 #: Sub-command name -> module under grm.cli that implements it.
 COMMANDS: dict[str, str] = {
@@ -31,24 +31,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grm", description="Generative reasoning reward models with test-time scaling."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show engine logs and warnings (INFO level)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
     sub.required = True
     for module in COMMANDS.values():
         importlib.import_module(module).add_parser(sub)
+    for command in sub.choices.values():  # `grm judge ... --verbose` works as well as `grm -v`
+        command.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show engine logs and warnings (INFO level)",
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.verbose:  # keep the output to what the user asked for
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_output(bool(getattr(args, "verbose", False)))
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, ImportError) as exc:
