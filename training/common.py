@@ -108,6 +108,8 @@ def save_final(trainer: Any, tokenizer: Any, out: Path) -> Path:
             tokenizer.save_pretrained(out)
     elif not _sharded(trainer):
         if acc.is_main_process:
+            # The adapter alone too: a LoRA judge ships as its adapter over the base.
+            model.save_pretrained(out / "adapter")
             model.merge_and_unload().save_pretrained(out)
             tokenizer.save_pretrained(out)
     else:
