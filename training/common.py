@@ -69,20 +69,6 @@ def peft_config(cfg: TrainConfig) -> Any:
     )
 
 
-def last_checkpoint(folder: Path) -> str | None:
-    """The newest complete ``checkpoint-N`` in ``folder`` (to resume from), or None.
-
-    transformers' ``get_last_checkpoint`` skips a checkpoint whose save was cut short (no
-    ``trainer_state.json`` yet), so a run killed while saving resumes from the one before.
-    """
-    if not folder.is_dir():
-        return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    found: str | None = get_last_checkpoint(str(folder))
-    return found
-
-
 def _sharded(trainer: Any) -> bool:
     if getattr(trainer, "is_fsdp_enabled", False):
         return True
