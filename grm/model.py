@@ -19,9 +19,11 @@ from grm.config import UNSET, JudgeConfig
 from grm.driver import ChainWeigher, judge_batch
 from grm.inference.base import AsyncEngine, Engine, load_engine
 from grm.judge import EngineError
+from grm.judges import resolve_model
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
 from grm.templates.defaults import apply_decoding, budget_too_low, choose_templates
+from grm.templates.detect import judge_card
 from grm.types import Chain, JudgeRequest, Prompt, Result
 
 if TYPE_CHECKING:
@@ -142,8 +144,11 @@ class RewardModel:
         ``calibrator`` is a calibrator JSON file (from ``grm calibrate``); None uses the
         model directory's ``grm_calibration.json`` when there is one; False uses none.
 
-        ``model`` is a local checkpoint directory or a hub id; None uses the embedded default
-        (SmolLM2-135M-Instruct, converted once into ``$GRM_CACHE_DIR``). ``engine`` is
+        ``model`` is a local checkpoint directory, a hub id, or the name of a bundled judge
+        (``grm.judges.judge_names()``, e.g. ``grm-judge-135m``: its adapter is merged into the
+        embedded base once, into ``$GRM_CACHE_DIR``, and its template and decoding defaults
+        apply); None uses the embedded default (SmolLM2-135M-Instruct, converted once into
+        ``$GRM_CACHE_DIR``). ``engine`` is
         'vllm', 'transformers' or 'auto'. ``engine_options`` go to the engine (for vLLM, on
         to ``vllm.LLM``). Other keywords set :class:`JudgeConfig` defaults (``k_meta`` among
         them).
@@ -153,12 +158,13 @@ class RewardModel:
         (DeepSeek-GRM's meta-RM guided voting). ``meta_rm_options`` go to
         :class:`grm.inference.meta_rm.MetaRMConfig` (batch_size, threads, device, ...).
         """
-        if model is None:
-            from grm.default_model import default_model_path
-
-            model = default_model_path()
-        pair_tpl, point_tpl = choose_templates(str(model), template, pointwise_template)
+        requested = model
+        model = resolve_model(model)
+        pair_tpl, point_tpl = choose_templates(model, template, pointwise_template)
         config = {k: v for k, v in config.items() if v is not UNSET}
+        card = judge_card(model)
+        if card is not None:  # the judge's own decoding defaults; explicit options win
+            config = {**card.get("decoding", {}), **config}
         JudgeConfig.from_options(**config)  # fail on bad options before a slow model load
         name = resolve_engine_name(engine)
         logger.info("Loading %s with the %s engine", model, name)
@@ -179,7 +185,7 @@ class RewardModel:
         rm.check_budget(rm.template, judge_config.max_tokens)
         # How to load this judge again in another process (TRL's async GRPO pickles rewards).
         rm.load_spec = {
-            "model": str(model),
+            "model": str(model) if requested is None else str(requested),
             "engine": engine,
             "template": template,
             "pointwise_template": pointwise_template,

@@ -16,11 +16,11 @@ METRICS_FILE = "metrics.jsonl"
 
 
 def resolve_model(model: str | None) -> str:
-    if model is None:
-        from grm.default_model import default_model_path
+    """The folder to train from: the default model for None, a bundled judge's merged
+    checkpoint for its name (grm.judges), anything else as given."""
+    from grm.judges import resolve_model as resolve
 
-        return str(default_model_path())
-    return model
+    return resolve(model)
 
 
 def resolve_dtype(dtype: str) -> str:
