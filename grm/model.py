@@ -20,6 +20,7 @@ from grm.driver import ChainWeigher, judge_batch
 from grm.inference.base import AsyncEngine, Engine, load_engine
 from grm.judge import EngineError
 from grm.judges import resolve_model
+from grm.progress import ChainProgress, Progress
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
 from grm.templates.defaults import apply_decoding, budget_too_low, choose_templates
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RequestLike = JudgeRequest | dict[str, Any]
+#: Pairs per engine pass when compare_batch shows a progress bar.
+PROGRESS_BATCH = 64
 #: Chains per request, or "auto" for adaptive k (waves until a stopping rule decides).
 K = int | Literal["auto"]
 
@@ -363,14 +366,32 @@ class RewardModel:
         return self.compare_batch([JudgeRequest(prompt, (a, b), reference)], k, **overrides)[0]
 
     def compare_batch(
-        self, requests: Sequence[RequestLike], k: K | None = None, **overrides: Any
+        self,
+        requests: Sequence[RequestLike],
+        k: K | None = None,
+        progress: Progress = False,
+        **overrides: Any,
     ) -> list[Result]:
         """Judge many pairs with ONE batched engine pass (one pass per wave with k="auto";
-        ``budget`` then caps the chains of the whole batch)."""
+        ``budget`` then caps the chains of the whole batch).
+
+        ``progress`` (True; None: when stderr is a terminal) shows a bar with pairs done and
+        chains/s; the pairs are then judged in batches of ``PROGRESS_BATCH`` (one pass each),
+        unless a ``budget`` must cap them all in one.
+        """
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
         cfg = self._config(k, overrides)
         self.check_budget(self.template, cfg.max_tokens)
-        return self._warn_if_cut(self._judge_pairs(reqs, cfg), cfg)
+        if progress is False:
+            return self._warn_if_cut(self._judge_pairs(reqs, cfg), cfg)
+        size = len(reqs) if cfg.budget is not None else PROGRESS_BATCH
+        results: list[Result] = []
+        with ChainProgress(len(reqs), "grm compare", "pair", progress) as bar:
+            for lo in range(0, len(reqs), max(size, 1)):
+                part = self._judge_pairs(reqs[lo : lo + size], cfg)
+                results.extend(part)
+                bar.update(len(part), chains=sum(r.k_used for r in part))
+        return self._warn_if_cut(results, cfg)
 
     def score(
         self,
