@@ -63,6 +63,7 @@ def test_a_card_without_its_adapter_is_not_registered(tmp_path: Path) -> None:
 
 def test_other_names_pass_through_and_misspelt_judges_error(tmp_path: Path) -> None:
     assert resolve_model("Qwen/Qwen2.5-7B-Instruct") == "Qwen/Qwen2.5-7B-Instruct"
+    assert resolve_model("grm-lab/judge-7b") == "grm-lab/judge-7b"  # a hub id, not a typo
     assert resolve_model(str(tmp_path)) == str(tmp_path)  # an existing folder, whatever its name
     with pytest.raises(ValueError, match="grm-judge-135n"):
         resolve_model("grm-judge-135n")

@@ -176,8 +176,9 @@ def _register_packaged() -> None:
 
 def _looks_like_judge_name(model: str) -> bool:
     """A string meant as a bundled judge's name (so a typo errors instead of going to the
-    hub): no such path, and it starts with ``grm-`` or is close to a bundled name."""
-    if Path(model).expanduser().exists():
+    hub): no such path, no ``/`` (a hub id or a path), and it starts with ``grm-`` or is close
+    to a bundled name."""
+    if "/" in model or os.sep in model or Path(model).expanduser().exists():
         return False
     if model.startswith("grm-"):
         return True
