@@ -24,10 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from grm.aggregation import get_aggregator
 from grm.eval_metrics import ChainRecord, summarize
+from grm.progress import ChainProgress, Progress
 from grm.types import JudgeRequest, Judgment
 
 logger = logging.getLogger(__name__)
@@ -160,14 +159,18 @@ def _chain_winner(j: Judgment) -> int | str | None:
     return j.winner if j.winner is not None else "tie"
 
 
-def evaluate(rm: Any, items: Sequence[EvalItem], cfg: EvalConfig, progress: bool = True) -> dict:
-    """Judge every pair with ``cfg.k`` chains (batched) and build the report dict."""
+def evaluate(
+    rm: Any, items: Sequence[EvalItem], cfg: EvalConfig, progress: Progress = None
+) -> dict:
+    """Judge every pair with ``cfg.k`` chains (batched) and build the report dict.
+
+    ``progress``: a bar with pairs and chains/s on stderr (None: when it is a terminal)."""
     if not items:
         raise ValueError("no pairs to evaluate; check the data path and --limit.")
     records: list[dict[str, Any]] = []
     chains: list[list[ChainRecord]] = []
     start = time.perf_counter()
-    bar = tqdm(total=len(items), desc="grm eval", unit="pair", disable=not progress)
+    bar = ChainProgress(len(items), "grm eval", "pair", progress)
     for lo in range(0, len(items), cfg.batch_size):
         batch = items[lo : lo + cfg.batch_size]
         results = rm.compare_batch([it.request for it in batch], k=cfg.k, seed=cfg.seed)
@@ -199,7 +202,7 @@ def evaluate(rm: Any, items: Sequence[EvalItem], cfg: EvalConfig, progress: bool
                     "chains": [[c.first, c.winner, c.forced] for c in chains[-1]],
                 }
             )
-        bar.update(len(batch))
+        bar.update(len(batch), chains=sum(r.k_used for r in results))
     bar.close()
     seconds = time.perf_counter() - start
     report = summarize(records, chains, cfg.k, cfg.resamples, cfg.seed, cfg.n_bins)

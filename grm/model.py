@@ -19,9 +19,12 @@ from grm.config import UNSET, JudgeConfig
 from grm.driver import ChainWeigher, judge_batch
 from grm.inference.base import AsyncEngine, Engine, load_engine
 from grm.judge import EngineError
+from grm.judges import resolve_model
+from grm.progress import ChainProgress, Progress
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
 from grm.templates import Template, get_template
 from grm.templates.defaults import apply_decoding, budget_too_low, choose_templates
+from grm.templates.detect import judge_card
 from grm.types import Chain, JudgeRequest, Prompt, Result
 
 if TYPE_CHECKING:
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RequestLike = JudgeRequest | dict[str, Any]
+#: Pairs per engine pass when compare_batch shows a progress bar.
+PROGRESS_BATCH = 64
 #: Chains per request, or "auto" for adaptive k (waves until a stopping rule decides).
 K = int | Literal["auto"]
 
@@ -142,8 +147,11 @@ class RewardModel:
         ``calibrator`` is a calibrator JSON file (from ``grm calibrate``); None uses the
         model directory's ``grm_calibration.json`` when there is one; False uses none.
 
-        ``model`` is a local checkpoint directory or a hub id; None uses the embedded default
-        (SmolLM2-135M-Instruct, converted once into ``$GRM_CACHE_DIR``). ``engine`` is
+        ``model`` is a local checkpoint directory, a hub id, or the name of a bundled judge
+        (``grm.judges.judge_names()``, e.g. ``grm-judge-135m``: its adapter is merged into the
+        embedded base once, into ``$GRM_CACHE_DIR``, and its template and decoding defaults
+        apply); None uses the embedded default (SmolLM2-135M-Instruct, converted once into
+        ``$GRM_CACHE_DIR``). ``engine`` is
         'vllm', 'transformers' or 'auto'. ``engine_options`` go to the engine (for vLLM, on
         to ``vllm.LLM``). Other keywords set :class:`JudgeConfig` defaults (``k_meta`` among
         them).
@@ -153,12 +161,13 @@ class RewardModel:
         (DeepSeek-GRM's meta-RM guided voting). ``meta_rm_options`` go to
         :class:`grm.inference.meta_rm.MetaRMConfig` (batch_size, threads, device, ...).
         """
-        if model is None:
-            from grm.default_model import default_model_path
-
-            model = default_model_path()
-        pair_tpl, point_tpl = choose_templates(str(model), template, pointwise_template)
+        requested = model
+        model = resolve_model(model)
+        pair_tpl, point_tpl = choose_templates(model, template, pointwise_template)
         config = {k: v for k, v in config.items() if v is not UNSET}
+        card = judge_card(model)
+        if card is not None:  # the judge's own decoding defaults; explicit options win
+            config = {**card.get("decoding", {}), **config}
         JudgeConfig.from_options(**config)  # fail on bad options before a slow model load
         name = resolve_engine_name(engine)
         logger.info("Loading %s with the %s engine", model, name)
@@ -179,7 +188,7 @@ class RewardModel:
         rm.check_budget(rm.template, judge_config.max_tokens)
         # How to load this judge again in another process (TRL's async GRPO pickles rewards).
         rm.load_spec = {
-            "model": str(model),
+            "model": str(model) if requested is None else str(requested),
             "engine": engine,
             "template": template,
             "pointwise_template": pointwise_template,
@@ -357,14 +366,32 @@ class RewardModel:
         return self.compare_batch([JudgeRequest(prompt, (a, b), reference)], k, **overrides)[0]
 
     def compare_batch(
-        self, requests: Sequence[RequestLike], k: K | None = None, **overrides: Any
+        self,
+        requests: Sequence[RequestLike],
+        k: K | None = None,
+        progress: Progress = False,
+        **overrides: Any,
     ) -> list[Result]:
         """Judge many pairs with ONE batched engine pass (one pass per wave with k="auto";
-        ``budget`` then caps the chains of the whole batch)."""
+        ``budget`` then caps the chains of the whole batch).
+
+        ``progress`` (True; None: when stderr is a terminal) shows a bar with pairs done and
+        chains/s; the pairs are then judged in batches of ``PROGRESS_BATCH`` (one pass each),
+        unless a ``budget`` must cap them all in one.
+        """
         reqs = [as_request(r, i) for i, r in enumerate(requests)]
         cfg = self._config(k, overrides)
         self.check_budget(self.template, cfg.max_tokens)
-        return self._warn_if_cut(self._judge_pairs(reqs, cfg), cfg)
+        if progress is False:
+            return self._warn_if_cut(self._judge_pairs(reqs, cfg), cfg)
+        size = len(reqs) if cfg.budget is not None else PROGRESS_BATCH
+        results: list[Result] = []
+        with ChainProgress(len(reqs), "grm compare", "pair", progress) as bar:
+            for lo in range(0, len(reqs), max(size, 1)):
+                part = self._judge_pairs(reqs[lo : lo + size], cfg)
+                results.extend(part)
+                bar.update(len(part), chains=sum(r.k_used for r in part))
+        return self._warn_if_cut(results, cfg)
 
     def score(
         self,

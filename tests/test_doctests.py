@@ -15,6 +15,7 @@ MODULES = [
     "grm.judge",
     "grm.meta",
     "grm.jobs.ids",
+    "grm.progress",
 ]
 
 

@@ -106,3 +106,14 @@ def test_every_source_package_is_in_the_wheel(wheel_site: Path) -> None:
             assert (wheel_site / dest / rel / "__init__.py").is_file(), (
                 f"{init.parent} is missing from the wheel: add it to packages in pyproject.toml"
             )
+
+
+def test_bundled_judge_files_are_in_the_wheel(wheel_site: Path) -> None:
+    """Every card and adapter file under grm/judges/ ships as package data."""
+    src = ROOT / "grm" / "judges"
+    for path in src.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            rel = path.relative_to(src)
+            assert (wheel_site / "grm" / "judges" / rel).is_file(), (
+                f"{path} is missing from the wheel: add its pattern to grm.judges' package-data"
+            )

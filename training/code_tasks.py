@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from grm.training.task_suite import SuiteConfig, TaskRow, _collect, _row
+from grm.training.task_base import SuiteConfig, TaskRow, collect, pair_row
 
 #: Seconds a snippet may run; the snippets here finish in milliseconds.
 RUN_TIMEOUT_S = 5.0
@@ -108,8 +108,8 @@ def code_output(cfg: SuiteConfig, split: str, n: int, rng: random.Random) -> lis
             prompt = rng.choice(_QUESTIONS).format(code=code)
             check = f"Tracing the code line by line, it prints {right}."
             facts = {"code": code, "mutated": mutated}
-            return _row("code", cfg.tier, prompt, right, wrong, check, facts, rng)
+            return pair_row("code", cfg.tier, prompt, right, wrong, check, facts, rng)
 
         return f"code|{code}", build
 
-    return _collect(cfg, split, n, draw)
+    return collect(cfg, split, n, draw)

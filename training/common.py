@@ -16,11 +16,11 @@ METRICS_FILE = "metrics.jsonl"
 
 
 def resolve_model(model: str | None) -> str:
-    if model is None:
-        from grm.default_model import default_model_path
+    """The folder to train from: the default model for None, a bundled judge's merged
+    checkpoint for its name (grm.judges), anything else as given."""
+    from grm.judges import resolve_model as resolve
 
-        return str(default_model_path())
-    return model
+    return resolve(model)
 
 
 def resolve_dtype(dtype: str) -> str:
@@ -67,20 +67,6 @@ def peft_config(cfg: TrainConfig) -> Any:
     return LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
     )
-
-
-def last_checkpoint(folder: Path) -> str | None:
-    """The newest complete ``checkpoint-N`` in ``folder`` (to resume from), or None.
-
-    transformers' ``get_last_checkpoint`` skips a checkpoint whose save was cut short (no
-    ``trainer_state.json`` yet), so a run killed while saving resumes from the one before.
-    """
-    if not folder.is_dir():
-        return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    found: str | None = get_last_checkpoint(str(folder))
-    return found
 
 
 def _sharded(trainer: Any) -> bool:

@@ -21,7 +21,6 @@ from typing import Any
 
 from grm.training.common import (
     METRICS_FILE,
-    last_checkpoint,
     load_model,
     metrics_callback,
     peft_config,
@@ -171,7 +170,11 @@ def run_grpo(
     """Train (resuming from the last checkpoint of ``output_dir/checkpoints-grpo`` when
     ``cfg.resume``), then save the judge to ``out`` (default ``cfg.output_dir``)."""
     trainer, tokenizer = build_grpo_trainer(cfg, model_path, callbacks)
-    resume = last_checkpoint(cfg.stage_dir("grpo")) if cfg.resume else None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stage_dir = cfg.stage_dir("grpo")
+    # No folder yet means nothing to resume (get_last_checkpoint would raise).
+    resume = get_last_checkpoint(str(stage_dir)) if cfg.resume and stage_dir.is_dir() else None
     if resume:
         logger.info("Resuming GRPO from %s", resume)
     trainer.train(resume_from_checkpoint=resume)

@@ -15,7 +15,6 @@ from typing import Any
 
 from grm.training.common import (
     METRICS_FILE,
-    last_checkpoint,
     load_model,
     metrics_callback,
     peft_config,
@@ -84,7 +83,11 @@ def build_sft_trainer(cfg: TrainConfig, model_path: str | None = None) -> tuple[
 def run_sft(cfg: TrainConfig, model_path: str | None = None, out: Path | None = None) -> Path:
     """Train, then save the judge to ``out`` (default ``cfg.output_dir``); returns the path."""
     trainer, tokenizer = build_sft_trainer(cfg, model_path)
-    resume = last_checkpoint(cfg.stage_dir("sft")) if cfg.resume else None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stage_dir = cfg.stage_dir("sft")
+    # No folder yet means nothing to resume (get_last_checkpoint would raise).
+    resume = get_last_checkpoint(str(stage_dir)) if cfg.resume and stage_dir.is_dir() else None
     if resume:
         logger.info("Resuming SFT from %s", resume)
     trainer.train(resume_from_checkpoint=resume)

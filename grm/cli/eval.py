@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from grm.cli.judge import add_judge_config_args, add_meta_args, add_model_args
+from grm.cli.options import add_progress_args
 
 #: JudgeConfig fields this command declares itself: --k is the report's largest k.
 OWN_FLAGS = frozenset({"k"})
@@ -33,6 +34,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resamples", type=int, default=50, help="draws per k for accuracy vs k")
     p.add_argument("--out", default="grm-eval", help="output directory")
     p.add_argument("--no-plots", action="store_true", help="write the JSON report only")
+    add_progress_args(p)
     p.add_argument("--calibrator", default=None, help="apply this calibrator JSON file")
     add_model_args(p)
     add_meta_args(p)
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         **options,
     )
     load_s = time.perf_counter() - start
-    report = evaluate(rm, items, cfg, progress=True)
+    report = evaluate(rm, items, cfg, progress=args.progress)
     report["data"] = str(args.data)
     report["load_seconds"] = load_s
     report["command"] = "grm " + " ".join(sys.argv[1:])

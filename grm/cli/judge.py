@@ -20,6 +20,7 @@ from grm.aggregation import aggregator_names
 from grm.cli.options import add_config_args, config_overrides, engine_options
 from grm.config import JudgeConfig
 from grm.inference import engine_names
+from grm.judges import judge_names
 from grm.stopping import stopping_rule_names
 from grm.templates import get_template, template_names
 
@@ -29,7 +30,12 @@ REGISTRY_CHOICES = {"aggregator": aggregator_names, "stopping": stopping_rule_na
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """Flags shared by every sub-command that loads a judge: model, engine, template."""
-    p.add_argument("--model", default=None, help="checkpoint dir or hub id (default: embedded)")
+    bundled = ", ".join(judge_names()) or "none in this install"
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"checkpoint dir, hub id or bundled judge ({bundled}); default: the embedded model",
+    )
     p.add_argument(
         "--engine", default="auto", choices=["auto", *engine_names()], help="inference backend"
     )

@@ -18,7 +18,7 @@ import argparse
 from typing import Any
 
 from grm.cli.judge import add_judge_config_args, add_model_args
-from grm.cli.options import config_overrides, engine_options
+from grm.cli.options import add_progress_args, config_overrides, engine_options
 from grm.config import JudgeConfig
 from grm.jobs.config import ModelSpec
 
@@ -51,7 +51,7 @@ def add_job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="rows per chunk (one engine pass)")
     p.add_argument("--chains", action="store_true", help="write every chain with each row")
     p.add_argument("--retry-errors", action="store_true", help="judge failed rows again")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_args(p)
     p.add_argument("--url", action="append", default=[], help="--engine remote: a server (repeat)")
     p.add_argument("--seed", type=int, default=0, help="job seed (each chunk derives its own)")
     p.add_argument("--calibrator", default=None, help="apply this calibrator JSON file")
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, task: str) -> int:
         "seed": args.seed,
         "chains": args.chains,
         "retry_errors": args.retry_errors,
-        "progress": not args.no_progress,
+        "progress": args.progress,
         "judge_options": {"max_k": args.max_k} if args.max_k is not None else {},
     }
     if task == "label":

@@ -163,3 +163,25 @@ def engine_options(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
+
+
+def add_progress_args(p: argparse.ArgumentParser) -> None:
+    """``--progress`` / ``--quiet``: the run's progress bar (items, chains, chains/s) on
+    stderr. Neither flag: shown when stderr is a terminal."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_const",
+        const=True,
+        default=None,
+        help="show the progress bar even when stderr is not a terminal (a log file)",
+    )
+    group.add_argument(
+        "--quiet",
+        "--no-progress",
+        dest="progress",
+        action="store_const",
+        const=False,
+        help="no progress bar",
+    )

@@ -39,8 +39,9 @@ class JobConfig:
     """format='dpo': 'drop' ties, or 'keep' them in their input order (A as chosen)."""
     retry_errors: bool = False
     """Judge again the rows a previous run wrote to the errors file."""
-    progress: bool = True
-    """Show a progress bar with ETA (one machine; Ray Data shows its own)."""
+    progress: bool | None = None
+    """A progress bar with ETA and chains/s on stderr: None when stderr is a terminal, True
+    always, False never (one machine; Ray Data shows its own)."""
     method: str = "knockout"
     """Ranking: 'pointwise', 'knockout' or 'round_robin' (see grm.ranking)."""
     judge_options: dict[str, Any] = field(default_factory=dict)

@@ -74,6 +74,11 @@ class Summary:
         ]
 
 
+def record_chains(rec: Mapping[str, Any]) -> int:
+    """Chains a shard record's judgment used (0 for an error record)."""
+    return 0 if "error" in rec else int(rec["fields"].get("grm_k") or 0)
+
+
 def summarize(
     task: str,
     rows: int,
@@ -92,7 +97,7 @@ def summarize(
             continue
         f = rec["fields"]
         judged += 1
-        chains += int(f.get("grm_k") or 0)
+        chains += record_chains(rec)
         pt += int(f.get("grm_prompt_tokens") or 0)
         ct += int(f.get("grm_completion_tokens") or 0)
         abst += int(f.get("grm_abstentions") or 0)

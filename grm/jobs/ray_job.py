@@ -149,7 +149,7 @@ def run_ray(
     if not ray.is_initialized():
         ray.init(address=opts.address, log_to_driver=False)
     ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = cfg.progress
+    ctx.enable_progress_bars = cfg.progress is not False
     keyed_ds = (
         read_dataset(ray, source, split)
         .map_batches(key_rows, fn_args=(task.name,), batch_format="pyarrow")

@@ -14,14 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from grm.jobs.config import JobConfig, ModelSpec
 from grm.jobs.ids import chunk_of, n_chunks
-from grm.jobs.output import Summary, finalize, summarize
+from grm.jobs.output import Summary, finalize, record_chains, summarize
 from grm.jobs.rows import format_of, read_rows
 from grm.jobs.shards import ShardStore, job_paths
 from grm.jobs.tasks import Task, get_task, judge_chunk, keyed
+from grm.progress import ChainProgress
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +113,12 @@ def run_job(
     new: list[dict[str, Any]] = []
     loaded = time.perf_counter()
     try:
-        with tqdm(total=left, unit="row", disable=not cfg.progress, desc=task_name) as bar:
+        with ChainProgress(left, f"grm {task_name}", "row", cfg.progress) as bar:
             for chunk, chunk_rows in todo.items():
                 records = judge_chunk(rm, task, chunk, chunk_rows, cfg, items)
                 store.write(chunk, records)
                 new.extend(records)
-                bar.update(len(chunk_rows))
+                bar.update(len(chunk_rows), chains=sum(map(record_chains, records)))
     finally:
         if owned and rm is not None:
             rm.close()

@@ -3,8 +3,9 @@
 ``RewardModel.load("<hub id or local path>")`` looks the model up here when no template
 is given. The name string is matched first; for a local directory, its ``config.json``
 (``_name_or_path``, ``architectures``) is read too, so a renamed copy of a published
-checkpoint is still recognised. An unknown model gets grm's default templates, and the
-loader says so once.
+checkpoint is still recognised. A directory holding a ``grm_judge.json`` card (a bundled
+judge's merged checkpoint, see grm.judges) names its own templates, and that wins. An unknown
+model gets grm's default templates, and the loader says so once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+#: The card a grm-built checkpoint carries: its name, templates and decoding defaults.
+JUDGE_CARD = "grm_judge.json"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,20 @@ def _names(model: str) -> list[str]:
     return names
 
 
+def judge_card(model: str) -> dict[str, Any] | None:
+    """The ``grm_judge.json`` card of a local checkpoint directory, or None."""
+    path = Path(model) / JUDGE_CARD
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a valid judge card ({err}); delete it or fix it.") from err
+    if not isinstance(data, dict) or not isinstance(data.get("template"), str):
+        raise ValueError(f"{path} must be a JSON object with a 'template' name; fix or delete it.")
+    return data
+
+
 def detect(model: str) -> Detected | None:
     """The published judge ``model`` is, or None.
 
@@ -79,6 +98,16 @@ def detect(model: str) -> Detected | None:
     >>> detect("Qwen/Qwen2.5-7B-Instruct") is None
     True
     """
+    card = judge_card(model)
+    if card is not None:
+        name = str(card.get("name", model))
+        own = KnownJudge(
+            re.escape(name),
+            card["template"],
+            str(card.get("pointwise_template", "pointwise")),
+            f"grm judge {name}",
+        )
+        return Detected(own, str(Path(model) / JUDGE_CARD))
     for name in _names(model):
         for judge in KNOWN:
             if re.search(judge.pattern, name, 0 if judge.case_sensitive else re.I):

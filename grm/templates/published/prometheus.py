@@ -98,6 +98,19 @@ class _Prometheus(Template):
         numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
         return f"###Task Description:\n{numbered}"
 
+    def _conversation(
+        self, parts: list[str], reference: str | None, reference_header: str, rubric_header: str
+    ) -> list[Message]:
+        """Both gradings' tail: the reference (when given), the rubric, the feedback cue."""
+        if reference is not None:
+            parts.append(f"{reference_header}\n{reference}")
+        parts.append(f"{rubric_header}\n{self.rubric}")
+        content = "###Task Description:\n" + "\n\n".join(parts) + "\n\n###Feedback: "
+        return [
+            {"role": "system", "content": self.system_prompt(self.system)},
+            {"role": "user", "content": content},
+        ]
+
 
 @register_template("prometheus-absolute")
 class PrometheusAbsolute(_Prometheus):
@@ -137,14 +150,9 @@ class PrometheusAbsolute(_Prometheus):
             f"###The instruction to evaluate:\n{t.question}",
             f"###Response to evaluate:\n{t.responses[0]}",
         ]
-        if ref:
-            parts.append(f"###Reference Answer (Score 5):\n{t.reference}")
-        parts.append(f"###Score Rubrics:\n{self.rubric}")
-        content = "###Task Description:\n" + "\n\n".join(parts) + "\n\n###Feedback: "
-        return [
-            {"role": "system", "content": self.system_prompt(self.system)},
-            {"role": "user", "content": content},
-        ]
+        return self._conversation(
+            parts, t.reference, "###Reference Answer (Score 5):", "###Score Rubrics:"
+        )
 
     def parse(self, text: str, n_responses: int = 1) -> Parsed | None:
         match = find_verdict(_ABSOLUTE, _lowered(text), "last", self.max_trailing, self.tail_only)
@@ -194,14 +202,7 @@ class PrometheusRelative(_Prometheus):
             f"###Response A:\n{t.responses[0]}",
             f"###Response B:\n{t.responses[1]}",
         ]
-        if ref:
-            parts.append(f"###Reference Answer:\n{t.reference}")
-        parts.append(f"###Score Rubric:\n{self.rubric}")
-        content = "###Task Description:\n" + "\n\n".join(parts) + "\n\n###Feedback: "
-        return [
-            {"role": "system", "content": self.system_prompt(self.system)},
-            {"role": "user", "content": content},
-        ]
+        return self._conversation(parts, t.reference, "###Reference Answer:", "###Score Rubric:")
 
     def parse(self, text: str, n_responses: int = 2) -> Parsed | None:
         low = _lowered(text)

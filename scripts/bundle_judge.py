@@ -1,0 +1,103 @@
+"""Bundle a trained LoRA adapter as a judge loadable by name (grm/judges/<name>/).
+
+Copies peft's ``adapter_config.json`` and ``adapter_model.safetensors`` (one folder per
+adapter, applied in the order given) into ``grm/judges/<name>/``, writes its ``judge.yaml``
+card, checks the 20 MB cap, then merges it into the embedded base once (into a temporary
+cache) and loads it with ``RewardModel.load(name)`` to prove it works.
+
+    python scripts/bundle_judge.py runs/judge-suite-sft/adapter --name grm-judge-135m \\
+        --config training/configs/sft-suite.yaml \\
+        --command "grm train training/configs/sft-suite.yaml" --temperature 1.0 \\
+        --max-tokens 256 --description "SFT on the six verifiable task kinds (medium tier)"
+
+An adapter trained over the SFT-merged model (a second LoRA stage) goes after the first:
+``ADAPTER_SFT ADAPTER_GRPO``; the card then lists both and they merge in that order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("adapters", nargs="+", type=Path, help="peft adapter folder(s), in order")
+    p.add_argument("--name", required=True, help="the name RewardModel.load will take")
+    p.add_argument("--config", required=True, help="training config that rebuilds it")
+    p.add_argument("--command", required=True, help="the command(s) that rebuild it")
+    p.add_argument("--template", default="default")
+    p.add_argument("--pointwise-template", default="pointwise")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--description", default="")
+    p.add_argument("--no-check", action="store_true", help="skip the merge-and-load check")
+    args = p.parse_args()
+
+    from grm.judges import ADAPTER_FILES, CARD_FILE, MAX_ADAPTER_BYTES, load_card
+
+    dest = ROOT / "grm" / "judges" / args.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    names = [
+        f"adapter-{i}" if len(args.adapters) > 1 else "adapter" for i in range(len(args.adapters))
+    ]
+    for src, sub in zip(args.adapters, names, strict=True):
+        (dest / sub).mkdir()
+        for f in ADAPTER_FILES:
+            shutil.copy2(src / f, dest / sub / f)
+    decoding = {
+        k: v
+        for k, v in (
+            ("temperature", args.temperature),
+            ("top_p", args.top_p),
+            ("max_tokens", args.max_tokens),
+        )
+        if v is not None
+    }
+    card = {
+        "name": args.name,
+        "description": args.description,
+        "base": "embedded",
+        "adapters": names,
+        "template": args.template,
+        "pointwise_template": args.pointwise_template,
+        "decoding": decoding,
+        "rebuild": {"config": args.config, "command": args.command},
+    }
+    (dest / CARD_FILE).write_text(yaml.safe_dump(card, sort_keys=False))
+    judge = load_card(dest)
+    size = judge.adapter_bytes()
+    print(f"{dest}: {size / 1e6:.2f} MB of adapter")
+    if size > MAX_ADAPTER_BYTES:
+        print(f"error: over the {MAX_ADAPTER_BYTES / 1e6:.0f} MB cap", file=sys.stderr)
+        return 1
+    if args.no_check:
+        return 0
+    import os
+
+    from grm.default_model import default_model_path
+
+    os.environ.setdefault("GRM_DEFAULT_MODEL", str(default_model_path()))
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["GRM_CACHE_DIR"] = cache
+        from grm import RewardModel
+        from grm.judges import register_judge
+
+        register_judge(dest, replace=True)
+        with RewardModel.load(args.name, engine="transformers") as rm:
+            print(f"loads as {rm.model_path}: template {rm.template.name}, {rm.config}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

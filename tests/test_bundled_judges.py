@@ -1,0 +1,204 @@
+"""Bundled judges (grm.judges): a LoRA adapter over the embedded base, loadable by name.
+
+The slow test builds a real adapter with peft over the real embedded model, registers it
+like a packaged judge, and loads it through ``RewardModel.load`` and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grm.judges import (
+    BUNDLED,
+    CARD_FILE,
+    judge_names,
+    load_card,
+    register_judge,
+    resolve_model,
+)
+from grm.templates.detect import JUDGE_CARD, detect
+
+NAME = "grm-test-judge"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_card(folder: Path, **fields: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    card = {"name": NAME, "base": "embedded", "adapters": ["adapter"], **fields}
+    (folder / CARD_FILE).write_text(yaml.safe_dump(card))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"base": "gpt2"}, "base must be 'embedded'"),
+        ({"template": "nope"}, "template 'nope' is unknown"),
+        ({"decoding": {"temprature": 0.5}}, "decoding has unknown keys ['temprature']"),
+        ({"colour": "red"}, "unknown fields ['colour']"),
+        ({"name": ""}, "name is required"),
+        ({"adapters": []}, "adapters must list at least one"),
+    ],
+)
+def test_bad_card_names_the_field(tmp_path: Path, fields: dict, message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        load_card(write_card(tmp_path, **fields))
+    assert message in str(err.value)
+
+
+def test_a_card_without_its_adapter_is_not_registered(tmp_path: Path) -> None:
+    folder = write_card(tmp_path / "j")
+    with pytest.raises(FileNotFoundError, match="adapter_model.safetensors"):
+        register_judge(folder)
+    assert NAME not in judge_names()
+
+
+def test_other_names_pass_through_and_misspelt_judges_error(tmp_path: Path) -> None:
+    assert resolve_model("Qwen/Qwen2.5-7B-Instruct") == "Qwen/Qwen2.5-7B-Instruct"
+    assert resolve_model("grm-lab/judge-7b") == "grm-lab/judge-7b"  # a hub id, not a typo
+    assert resolve_model(str(tmp_path)) == str(tmp_path)  # an existing folder, whatever its name
+    with pytest.raises(ValueError, match="grm-judge-135n"):
+        resolve_model("grm-judge-135n")
+
+
+def test_a_checkpoint_card_picks_the_template(tmp_path: Path) -> None:
+    (tmp_path / JUDGE_CARD).write_text(json.dumps({"name": NAME, "template": "j1"}))
+    found = detect(str(tmp_path))
+    assert found is not None
+    assert (found.judge.template, found.judge.pointwise_template) == ("j1", "pointwise")
+    (tmp_path / JUDGE_CARD).write_text("[1]")
+    with pytest.raises(ValueError, match="'template' name"):
+        detect(str(tmp_path))
+
+
+def test_cli_names_the_bundled_judges_on_a_typo() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "grm.cli", "judge", "--model", "grm-jduge", "--prompt", "q"]
+        + ["-r", "a", "-r", "b"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "'grm-jduge'" in out.stderr and "bundled judge" in out.stderr
+
+
+def test_every_packaged_judge_is_complete_and_small() -> None:
+    """Each folder under grm/judges/ with a card has its adapter and fits the 20 MB cap."""
+    for card in (ROOT / "grm" / "judges").glob(f"*/{CARD_FILE}"):
+        judge = load_card(card.parent)
+        assert not judge.missing_files(), judge.missing_files()
+        assert judge.adapter_bytes() <= 20_000_000
+        assert judge.name in judge_names()
+        assert judge.rebuild.get("config") and judge.rebuild.get("command")
+        assert (ROOT / str(judge.rebuild["config"])).is_file()
+
+
+# --- the real thing: a peft adapter over the embedded base --------------------------------
+
+
+@pytest.fixture
+def bundled(tmp_path: Path, default_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A seeded random-init LoRA adapter over the real base, registered as a bundled judge,
+    with an empty cache (the base itself is not converted again)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(str(default_model_path), dtype=torch.float32)
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    folder = write_card(
+        tmp_path / "judges" / NAME,
+        template="j1",
+        decoding={"temperature": 0.7, "max_tokens": 16},
+        rebuild={"config": "training/configs/x.yaml", "command": "grm train x.yaml"},
+    )
+    get_peft_model(base, lora).save_pretrained(folder / "adapter")
+    monkeypatch.setenv("GRM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GRM_DEFAULT_MODEL", str(default_model_path))
+    judge = register_judge(folder)
+    yield judge
+    BUNDLED.unregister(NAME)
+
+
+@pytest.mark.slow
+def test_bundled_judge_loads_by_name_merged_and_cached(
+    bundled,
+    default_model_path: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from grm import RewardModel
+    from grm.cli import main
+
+    caplog.set_level(logging.INFO, logger="grm.judges")
+    rm = RewardModel.load(NAME, engine="transformers")
+    path = Path(rm.model_path or "")
+    assert path.parent == tmp_path / "cache" / "judges" and path.name.startswith(NAME)
+    assert sum("Merging" in r.message for r in caplog.records) == 1
+    # The card's template and decoding defaults apply.
+    assert rm.template.name == "j1"
+    assert (rm.config.temperature, rm.config.max_tokens) == (0.7, 16)
+    rm.close()
+
+    # The merged weights are the base plus the LoRA delta B @ A * alpha / r, and only there.
+    merged = load_file(str(path / "model.safetensors"))
+    base = load_file(str(default_model_path / "model.safetensors"))
+    adapter = load_file(str(bundled.adapter_dirs()[0] / "adapter_model.safetensors"))
+    key = "model.layers.3.self_attn.q_proj.weight"
+    a = adapter["base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"]
+    b = adapter["base_model.model.model.layers.3.self_attn.q_proj.lora_B.weight"]
+    delta = (b @ a) * (8 / 4)
+    assert delta.abs().max() > 1e-3
+    torch.testing.assert_close(merged[key], base[key].float() + delta, rtol=0, atol=1e-6)
+    untouched = "model.layers.3.self_attn.k_proj.weight"
+    assert torch.equal(merged[untouched], base[untouched].float())
+
+    # A second load, through the CLI, reuses the merged folder and judges with it.
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    caplog.clear()
+    capsys.readouterr()
+    args = ["judge", "--model", NAME, "--engine", "transformers", "--prompt", "2+3?"]
+    assert main([*args, "-r", "5", "-r", "6", "--k", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["k_used"] == 2
+    assert not any("Merging" in r.message for r in caplog.records)
+    assert (path / "model.safetensors").stat().st_mtime_ns == stamp
+    assert [p.name for p in path.parent.iterdir() if p.is_dir()] == [path.name]
+
+    # A misspelt name lists the bundled ones.
+    with pytest.raises(ValueError, match=f"choose one of .*{NAME}"):
+        RewardModel.load("grm-test-jugde", engine="transformers")
+
+
+@pytest.mark.slow
+def test_an_adapter_for_another_base_is_refused(
+    bundled, tmp_path: Path, default_model_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from grm import RewardModel
+
+    weights = bundled.adapter_dirs()[0] / "adapter_model.safetensors"
+    tensors = load_file(str(weights))
+    key = next(k for k in tensors if k.endswith("q_proj.lora_B.weight"))
+    tensors[key] = torch.zeros(tensors[key].shape[0] * 2, tensors[key].shape[1])
+    save_file(tensors, str(weights))
+    with pytest.raises(ValueError, match="does not fit the base"):
+        RewardModel.load(NAME, engine="transformers")
+    assert not [p for p in (tmp_path / "cache" / "judges").iterdir() if p.is_dir()]
