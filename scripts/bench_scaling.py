@@ -177,7 +177,22 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
                         "share": used / full,
                     }
                 )
-    if args.auto_rule:
+    if args.auto_rule == "best" and out["replayed"]:
+        # The cheapest replayed rule within 0.5 points of fixed max_k, else the most accurate.
+        top = out["overall"]["points"][-1]["accuracy"]
+        near = [r for r in out["replayed"] if r["accuracy"] >= top - 0.005]
+        pick = (
+            min(near, key=lambda r: r["share"])
+            if near
+            else max(out["replayed"], key=lambda r: r["accuracy"])
+        )
+        args = argparse.Namespace(
+            **{
+                **vars(args),
+                "auto_rule": f"{pick['rule']}:{pick['wave_size']}:{pick['confidence']}",
+            }
+        )
+    if args.auto_rule and args.auto_rule != "best":
         rule, wave, conf = args.auto_rule.split(":")
         t0 = time.perf_counter()
         auto = rm.compare_batch(
@@ -326,7 +341,12 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=60, help="pairs per engine call")
     p.add_argument("--waves", type=int, nargs="+", default=[2, 4])
     p.add_argument("--confidences", type=float, nargs="+", default=[0.9, 0.95])
-    p.add_argument("--auto-rule", default=None, help="RULE:WAVE:CONFIDENCE for a real k=auto run")
+    p.add_argument(
+        "--auto-rule",
+        default=None,
+        help="RULE:WAVE:CONFIDENCE for a real k=auto run, or best: the cheapest "
+        "replayed rule within 0.5 points of fixed max_k",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--engine-option", action="append", default=[], help="KEY=JSON, passed to the engine"
