@@ -7,6 +7,12 @@ Seeds: each ``generate`` call samples inside ``torch.random.fork_rng``, seeded w
 ``SamplingConfig.seed`` (fresh entropy when it is None), so the same seed gives the same
 chains and the caller's global random state (a trainer's, when the judge is a TRL reward)
 is exactly as it was before the call.
+
+Cancellation: served through :class:`~grm.inference.aio.ThreadedEngine`, a call whose caller
+stopped waiting (client gone, deadline passed) stops at the next decoding step (a stopping
+criterion reads :func:`~grm.inference.aio.cancel_event`) or before its next chunk, and
+raises :class:`~grm.inference.aio.CallCancelled`, so the worker thread is free for the next
+request instead of finishing chains nobody will read.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grm.inference.aio import CallCancelled, cancel_event
 from grm.inference.base import (
     ChatTokenizer,
     Completion,
@@ -29,6 +36,25 @@ from grm.inference.base import (
 from grm.inference.tip import switch_token_ids, transformers_tip_processor
 
 logger = logging.getLogger(__name__)
+
+
+def _check(stop: Any) -> None:
+    if stop is not None and stop.is_set():
+        raise CallCancelled("the caller stopped waiting; the engine call was stopped early.")
+
+
+def _stopping(stop: Any) -> Any:
+    """A transformers stopping criterion that ends every row once ``stop`` is set."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
+            return torch.full(
+                (input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device
+            )
+
+    return StoppingCriteriaList([_Cancelled()])
 
 
 @dataclass(frozen=True)
@@ -106,12 +132,16 @@ class TransformersEngine(ChatTokenizer):
             by_n.setdefault(r.n, []).append(i)
         eos = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id
+        stop = cancel_event()
         for n, idxs in by_n.items():
             for start in range(0, len(idxs), self.config.batch_size):
+                _check(stop)
                 chunk = idxs[start : start + self.config.batch_size]
                 enc = self._batch([requests[i].prompt for i in chunk])
                 greedy = sampling.temperature == 0
                 extra: dict[str, Any] = {}
+                if stop is not None:
+                    extra["stopping_criteria"] = _stopping(stop)
                 if sampling.tip_on:
                     ids = switch_token_ids(self.encode, sampling.tip_words)
                     extra["logits_processor"] = LogitsProcessorList(
@@ -129,6 +159,7 @@ class TransformersEngine(ChatTokenizer):
                         num_return_sequences=n,
                         pad_token_id=pad,
                     )
+                _check(stop)
                 new = out[:, enc["input_ids"].shape[1] :]
                 lengths = enc["attention_mask"].sum(dim=1).tolist()
                 for j, i in enumerate(chunk):
@@ -144,7 +175,9 @@ class TransformersEngine(ChatTokenizer):
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
         torch = self._torch
         out: list[list[float]] = []
+        stop = cancel_event()
         for start in range(0, len(prompts), self.config.batch_size):
+            _check(stop)
             chunk = prompts[start : start + self.config.batch_size]
             enc = self._batch(chunk)
             with torch.no_grad():
@@ -163,7 +196,9 @@ class TransformersEngine(ChatTokenizer):
         torch = self._torch
         pad = self.tokenizer.pad_token_id or 0
         out: list[list[float]] = []
+        stop = cancel_event()
         for prompt in prompts:
+            _check(stop)
             head = self.encode(prompt)
             tails = [continuation_ids(self.encode, prompt, c) for c in candidates]
             width = len(head) + max(len(t) for t in tails)

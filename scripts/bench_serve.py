@@ -14,8 +14,11 @@ Three phases, each in its own process so only one vLLM engine holds memory at a 
 The requests are two-digit additions with one right and one wrong answer, k chains each
 with at most ``--max-tokens`` tokens (short, so the run fits a CPU in minutes).
 
-    flock /tmp/grm-heavy.lock nice -n 10 timeout 900 .venv/bin/python scripts/bench_serve.py \\
-        --requests 500 --clients 32 --k 2 --max-tokens 8
+    flock /tmp/grm-heavy.lock nice -n 10 timeout 1200 .venv/bin/python scripts/bench_serve.py \\
+        --requests 500 --clients 32 --k 4 --max-tokens 4
+
+A SIGTERM (``timeout``) ends both phases cleanly: the offline engine and the server process
+are shut down rather than left running.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import json
 import os
 import platform
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -62,19 +66,21 @@ def offline(args: argparse.Namespace) -> dict[str, Any]:
     rm = RewardModel.load(engine="vllm", max_tokens=args.max_tokens)
     load_s = time.perf_counter() - t0
     print(f"offline: loaded in {load_s:.0f} s", file=sys.stderr, flush=True)
-    first = reqs[0]
-    rm.compare(first["prompt"], *first["responses"], k=args.k)  # warm-up
-    lone = []
-    for r in reqs[:5]:
+    try:
+        first = reqs[0]
+        rm.compare(first["prompt"], *first["responses"], k=args.k)  # warm-up
+        lone = []
+        for r in reqs[:5]:
+            start = time.perf_counter()
+            rm.compare(r["prompt"], *r["responses"], k=args.k)
+            lone.append(time.perf_counter() - start)
+        print(f"offline: lone {statistics.median(lone):.2f} s", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        rm.compare(r["prompt"], *r["responses"], k=args.k)
-        lone.append(time.perf_counter() - start)
-    print(f"offline: lone {statistics.median(lone):.2f} s", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    results = rm.compare_batch(reqs, k=args.k)
-    batch_s = time.perf_counter() - start
-    print(f"offline: batch {batch_s:.1f} s", file=sys.stderr, flush=True)
-    rm.close()
+        results = rm.compare_batch(reqs, k=args.k)
+        batch_s = time.perf_counter() - start
+        print(f"offline: batch {batch_s:.1f} s", file=sys.stderr, flush=True)
+    finally:
+        rm.close()
     return {
         "load_s": load_s,
         "lone_s": statistics.median(lone),
@@ -166,16 +172,24 @@ def main() -> int:
     p.add_argument("--phase", choices=["all", "offline"], default="all")
     p.add_argument("--out", default=None, help="write the report (JSON) here too")
     args = p.parse_args()
+    # On SIGTERM unwind through the finally blocks (engine and server shut down).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.phase == "offline":
         print(json.dumps(offline(args)))
         return 0
     child = [sys.executable, os.path.abspath(__file__), "--phase", "offline",
              "--requests", str(args.requests), "--k", str(args.k),
              "--max-tokens", str(args.max_tokens), "--seed", str(args.seed)]  # fmt: skip
-    done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"offline phase failed (exit {done.returncode}); see stderr above")
-    off = json.loads(done.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(child, stdout=subprocess.PIPE, text=True)
+    try:
+        stdout, _ = proc.communicate()
+    finally:
+        if proc.poll() is None:  # interrupted: let the phase shut its engine down
+            proc.terminate()
+            proc.wait(timeout=120)
+    if proc.returncode:
+        raise SystemExit(f"offline phase failed (exit {proc.returncode}); see stderr above")
+    off = json.loads(stdout.strip().splitlines()[-1])
     print("offline:", json.dumps(off), file=sys.stderr, flush=True)
     srv = served(args)
     report = {

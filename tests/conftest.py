@@ -31,6 +31,22 @@ def judgebench_rows(n: int) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def loopback_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A scripted-engine ``grm serve`` on 127.0.0.1 without a token, shared by the HTTP test
+    modules: engine calls hang when their prompt says HANG (the others answer at once), every
+    engine call is logged to the returned events file, and the head and body deadlines are
+    1.5 s."""
+    from served import fake_server
+
+    events = tmp_path_factory.mktemp("engine") / "events.txt"
+    events.touch()
+    args = ("--hang-on", "HANG", "--events", str(events), "--timeout", "120",
+            "--header-timeout", "1.5", "--body-timeout", "1.5")  # fmt: skip
+    with fake_server(*args) as url:
+        yield url, events
+
+
+@pytest.fixture(scope="session")
 def default_model_path() -> Path:
     from grm.default_model import default_model_path
 

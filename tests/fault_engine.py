@@ -3,6 +3,11 @@
 Each call draws its fate from a seeded RNG: an exception, a hang far past any deadline, a
 slow answer, or a quick one. The async side sleeps with ``asyncio.sleep``, so a cancelled
 request really stops waiting, as a vLLM request is aborted.
+
+``hang_on``: a call whose prompt contains this text hangs (the others answer at once), for
+tests that need one particular request to hang. ``events``: a file where every call appends
+``start``, ``done`` or ``cancelled`` (one line each), so a test outside the server process
+can see that a request's engine work was really cancelled.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import random
 import re
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from fake_engine import FakeEngine
 from grm.inference.base import Generation, GenRequest, SamplingConfig
@@ -48,6 +54,8 @@ class FaultEngine(FakeEngine):
         slow_s: tuple[float, float] = (0.2, 1.0),
         hang_s: float = 3600.0,
         seed: int = 0,
+        hang_on: str | None = None,
+        events: Path | None = None,
     ) -> None:
         super().__init__(verdict_script)
         self.p_error, self.p_hang, self.p_slow = p_error, p_hang, p_slow
@@ -55,8 +63,27 @@ class FaultEngine(FakeEngine):
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.aborted = 0
+        self.hang_on, self.events = hang_on, events
 
-    async def _fate(self) -> None:
+    def _record(self, event: str) -> None:
+        if self.events is not None:
+            with self._lock, self.events.open("a") as f:
+                f.write(event + "\n")
+
+    async def _fate(self, prompts: Sequence[str] = ()) -> None:
+        self._record("start")
+        try:
+            await self._delay(prompts)
+        except asyncio.CancelledError:
+            self._record("cancelled")
+            raise
+        self._record("done")
+
+    async def _delay(self, prompts: Sequence[str]) -> None:
+        if self.hang_on is not None:
+            if any(self.hang_on in p for p in prompts):
+                await self._sleep(self.hang_s)
+            return
         with self._lock:
             roll, delay = self._rng.random(), self._rng.uniform(*self.slow_s)
         if roll < self.p_error:
@@ -65,6 +92,9 @@ class FaultEngine(FakeEngine):
             delay = self.hang_s
         elif roll >= self.p_error + self.p_hang + self.p_slow:
             delay = 0.0
+        await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
         except asyncio.CancelledError:
@@ -74,17 +104,17 @@ class FaultEngine(FakeEngine):
     async def agenerate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
     ) -> list[Generation]:
-        await self._fate()
+        await self._fate([r.prompt for r in requests])
         return self.generate(requests, sampling)
 
     async def achoice_logprobs(
         self, prompts: Sequence[str], choices: Sequence[str]
     ) -> list[list[float]]:
-        await self._fate()
+        await self._fate(prompts)
         return self.choice_logprobs(prompts, choices)
 
     async def asequence_logprobs(
         self, prompts: Sequence[str], candidates: Sequence[str]
     ) -> list[list[float]]:
-        await self._fate()
+        await self._fate(prompts)
         return self.sequence_logprobs(prompts, candidates)

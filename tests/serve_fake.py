@@ -1,11 +1,12 @@
 """Run ``grm serve`` on a scripted engine in this process (tests start it as a subprocess).
 
     python tests/serve_fake.py --port 8123 [--faults] [--token ...] [--timeout 2]
-        [--tokenizer DIR]
+        [--tokenizer DIR] [--hang-on TEXT --events FILE] [--header-timeout S]
 
-``--faults`` serves a :class:`FaultEngine` (errors, hangs, slow calls); otherwise every chain
-says "[[A]]" at once. ``--tokenizer`` gives the engine a real HF tokenizer, whose special
-tokens the OpenRLHF route strips.
+``--faults`` serves a :class:`FaultEngine` (errors, hangs, slow calls); ``--hang-on TEXT``
+one whose calls hang when their prompt contains TEXT (each call's start, end or cancellation
+appended to ``--events``); otherwise every chain says "[[A]]" at once. ``--tokenizer``
+gives the engine a real HF tokenizer, whose special tokens the OpenRLHF route strips.
 """
 
 from __future__ import annotations
@@ -33,8 +34,17 @@ def main() -> None:
     p.add_argument("--max-request-chains", type=int, default=4096)
     p.add_argument("--max-body-bytes", type=int, default=1 << 20)
     p.add_argument("--tokenizer", default=None)
+    p.add_argument("--hang-on", default=None)
+    p.add_argument("--events", type=Path, default=None)
+    p.add_argument("--header-timeout", type=float, default=10.0)
+    p.add_argument("--body-timeout", type=float, default=60.0)
+    p.add_argument("--max-connections", type=int, default=512)
     args = p.parse_args()
-    engine = FaultEngine() if args.faults else FakeEngine(verdict_script)
+    engine: FakeEngine = FakeEngine(verdict_script)
+    if args.faults:
+        engine = FaultEngine()
+    elif args.hang_on:
+        engine = FaultEngine(hang_on=args.hang_on, events=args.events)
     if args.tokenizer:
         from transformers import AutoTokenizer
 
@@ -46,6 +56,9 @@ def main() -> None:
         max_chains=args.max_chains,
         max_request_chains=min(args.max_request_chains, args.max_chains),
         max_body_bytes=args.max_body_bytes,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        max_connections=args.max_connections,
     )
     serve(RewardModel(engine), cfg, log_level="warning")
 

@@ -18,7 +18,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 from served import fake_server
+
+# About 25 s: out of the fast suite, still in the default (CI) suite.
+pytestmark = pytest.mark.slow
 
 TOKEN = "chaos-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -145,3 +145,43 @@ def test_engines_agree(tf_engine: Engine, vllm_engine: Engine) -> None:
     for rm in (tf, vl):
         for r in rm.compare_batch(REQUESTS, k=2, max_tokens=32):
             assert r.abstentions == 0 and sum(r.votes) + r.ties == 2
+
+
+def test_a_cancelled_transformers_call_stops_at_the_next_token(tf_engine: Engine) -> None:
+    """Served through the worker thread: a caller that stops waiting (client gone, deadline)
+    stops the running ``generate`` at its next decoding step, so the next request does not
+    wait for chains nobody will read."""
+    import asyncio
+    import time
+
+    from grm.inference.aio import ThreadedEngine
+
+    threaded = ThreadedEngine(tf_engine)
+    prompt = tf_engine.render_chat(  # type: ignore[attr-defined]
+        [{"role": "user", "content": "List the numbers from 1 to 2000, one per line."}]
+    )
+    long = SamplingConfig(temperature=0.0, max_tokens=2000)
+    short = SamplingConfig(temperature=0.0, max_tokens=4)
+
+    async def go() -> float:
+        task = asyncio.create_task(threaded.agenerate([GenRequest(prompt, 1)], long))
+        await asyncio.sleep(1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        start = time.perf_counter()
+        while not threaded.interrupted and time.perf_counter() - start < 60:
+            await asyncio.sleep(0.05)
+        stopped = time.perf_counter() - start
+        # The worker thread is free again: the next call runs.
+        assert len((await threaded.agenerate([GenRequest(prompt, 1)], short))[0].completions)
+        return stopped
+
+    try:
+        stopped = asyncio.run(go())
+    finally:
+        threaded.close()
+    # The long call was stopped early (a run-out call would not count as interrupted), and
+    # promptly: one decoding step, a small fraction of 2000 tokens (slack for a busy CPU).
+    assert threaded.interrupted == 1
+    assert stopped < 10.0

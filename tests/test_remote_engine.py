@@ -116,3 +116,57 @@ def test_remote_engine_against_vllm_serve(vllm_server: str, default_model_path: 
     r = rm.compare("What is 2 + 2?", "4", "5", k=2, max_tokens=6)
     assert r.k_used == 2 and r.probability is not None
     engine.close()
+
+
+def test_a_cancelled_remote_call_closes_its_http_request(default_model_path: Path) -> None:
+    """A served request cancelled (client gone, deadline) while the remote engine waits on a
+    replica: the HTTP request to the replica is closed at once and not retried. The replica
+    is a real socket on 127.0.0.1 that lists a model and never answers completions."""
+    import asyncio
+    import json
+
+    posted: list[asyncio.Event] = []
+    closed: list[asyncio.Event] = []
+
+    async def replica(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if head.startswith(b"GET /v1/models"):
+            body = json.dumps({"data": [{"id": "stub", "max_model_len": 2048}]}).encode()
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            writer.close()
+            return
+        done = asyncio.Event()
+        posted.append(asyncio.Event())
+        posted[-1].set()
+        closed.append(done)
+        await reader.read()  # returns at EOF: the client closed its request
+        done.set()
+
+    async def go() -> None:
+        server = await asyncio.start_server(replica, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        engine: Any = await asyncio.to_thread(
+            load_engine, "remote", str(default_model_path), urls=(f"http://127.0.0.1:{port}",)
+        )
+        try:
+            task = asyncio.create_task(
+                engine.agenerate([GenRequest("Say hi.", 2)], SamplingConfig(max_tokens=4))
+            )
+            while not posted:
+                await asyncio.sleep(0.02)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.wait_for(asyncio.gather(*(c.wait() for c in closed)), 5)
+            await asyncio.sleep(0.3)
+            assert len(posted) == 1  # not retried
+        finally:
+            await asyncio.to_thread(engine.close)
+            server.close()
+
+    asyncio.run(go())

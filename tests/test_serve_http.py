@@ -39,9 +39,8 @@ def secured(default_model_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def open_loopback() -> Iterator[str]:
-    with fake_server() as url:
-        yield url
+def open_loopback(loopback_server: tuple[str, Path]) -> str:
+    return loopback_server[0]
 
 
 # --- config --------------------------------------------------------------------------------

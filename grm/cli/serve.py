@@ -55,6 +55,24 @@ def add_parser(sub: Any) -> None:
         help="seconds before a 504 (keep it under OpenRLHF's 180 s client timeout)",
     )
     p.add_argument("--max-connections", type=int, default=512, help="open connections (503)")
+    p.add_argument(
+        "--keep-alive", type=int, default=5, help="seconds an idle keep-alive connection stays"
+    )
+    p.add_argument(
+        "--max-header-bytes", type=int, default=16384, help="largest request head (refused above)"
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds for a request head to arrive, else 408 and close (slowloris defence)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=60.0,
+        help="seconds for a request body to arrive after its head, else 408 and close",
+    )
     add_model_args(p)
     # --k / --max-k above are the server's (default and cap per request).
     add_judge_config_args(p, skip=OWN_FLAGS)
@@ -82,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
         max_concurrency=args.max_concurrency,
         request_timeout_s=args.timeout,
         max_connections=args.max_connections,
+        keep_alive_s=args.keep_alive,
+        max_header_bytes=args.max_header_bytes,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
     )
     # Online serving rides vLLM's continuous batching: 'auto' picks AsyncLLM when vLLM is there.
     engine = "vllm-async" if resolve_engine_name(args.engine) == "vllm" else args.engine

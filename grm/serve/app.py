@@ -11,8 +11,9 @@ Every request is judged on its own (see :mod:`grm.serve.runner`) and answered wi
 result or its own error: 422 names the bad field, 413 a request too large or too costly,
 429 (with ``Retry-After``) while the admitted chains are at the limit, 503 with the
 engine's message when the engine failed, 504 when the deadline passed (its engine work is
-aborted). Chains already sampled when a later engine step failed are returned, with the
-error in ``engine_error``.
+aborted). A request whose client disconnects is cancelled the same way (see
+:mod:`grm.serve.gate`). Chains already sampled when a later engine step failed are
+returned, with the error in ``engine_error``.
 """
 
 from __future__ import annotations
@@ -365,11 +366,15 @@ def serve(judge: Any, config: ServerConfig | None = None, log_level: str = "info
 
 
 def uvicorn_options(cfg: ServerConfig) -> dict[str, Any]:
-    """uvicorn settings from the config: connection limit, idle timeout, header size."""
+    """uvicorn settings from the config: connection limit, idle timeout, header size, and
+    the h11 protocol with head and body deadlines (:mod:`grm.serve.protocol`)."""
+    from grm.serve.protocol import deadline_protocol
+
     return {
         "host": cfg.host,
         "port": cfg.port,
-        "http": "h11",  # the header-size limit below applies to the h11 parser
+        # h11 (uvicorn's own parser, with the header-size limit below) plus read deadlines.
+        "http": deadline_protocol(cfg.header_timeout_s, cfg.body_timeout_s),
         "limit_concurrency": cfg.max_connections,
         "timeout_keep_alive": cfg.keep_alive_s,
         "h11_max_incomplete_event_size": cfg.max_header_bytes,

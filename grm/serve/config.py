@@ -63,6 +63,13 @@ class ServerConfig:
     """An idle keep-alive connection is closed after this (uvicorn ``timeout_keep_alive``)."""
     max_header_bytes: int = 16384
     """Largest request head (uvicorn ``h11_max_incomplete_event_size``); more is refused."""
+    header_timeout_s: float = 10.0
+    """The request head must arrive within this many seconds of the connection opening (or
+    of a later request's first byte); else 408 and the connection is closed. A slowloris
+    defence uvicorn lacks (grm.serve.protocol); like nginx's ``client_header_timeout``."""
+    body_timeout_s: float = 60.0
+    """The body must arrive within this many seconds of the head; else 408 and the
+    connection is closed (nginx's ``client_body_timeout``, as a total)."""
     reward: RewardMapConfig = field(default_factory=lambda: NEUTRAL)
     """/get_reward: how a result becomes a reward (grm.reward_map). OpenRLHF needs a float
     for every query, so a judgment without any verdict earns 0.5 unless set otherwise."""
@@ -123,5 +130,6 @@ class ServerConfig:
                 "reward.on_abstain='drop' would send null rewards, which OpenRLHF cannot "
                 "use; pass RewardMapConfig(on_abstain='neutral') or on_abstain='value'."
             )
-        if self.request_timeout_s <= 0:
-            raise ValueError(f"request_timeout_s must be > 0, got {self.request_timeout_s}.")
+        for name in ("request_timeout_s", "header_timeout_s", "body_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}.")

@@ -10,10 +10,18 @@ It runs before routing, so a request is authenticated before its body is read or
 - ``allow_from``: client addresses outside those networks are refused (403).
 - Bodies over the limit get 413, whether declared by Content-Length or streamed chunked;
   once a streamed body passes the limit the app's own answer is discarded.
+- A client that disconnects before its answer: once the body is read, the gate listens for
+  the ASGI ``http.disconnect`` message and cancels the request's task, which aborts its
+  engine work (vLLM requests aborted, remote calls closed, admitted chains released); it is
+  counted in ``grm_client_disconnects`` and logged with status 499 (nginx's "client closed
+  request"). Starlette does not do this for plain responses: a handler runs to its end
+  after its client left.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -25,6 +33,8 @@ from grm.serve.metrics import Metrics
 
 #: Paths served without a token (with a token they say more).
 OPEN_PATHS = ("/health",)
+#: The status recorded for a request whose client left before its answer (nginx's code).
+CLIENT_CLOSED = 499
 
 
 def bearer_ok(header: bytes | None, token: str) -> bool:
@@ -129,7 +139,8 @@ class Gate:
             await _too_large(send, limit)
             return
         seen = 0
-        state = {"over": False, "started": False}
+        state = {"over": False, "started": False, "answered": False}
+        body_read = asyncio.Event()
 
         async def limited_receive() -> Any:
             nonlocal seen
@@ -144,6 +155,8 @@ class Gate:
                         state["started"] = True
                         await _too_large(send, limit)
                     return {"type": "http.disconnect"}
+                if not message.get("more_body", False):
+                    body_read.set()
             return message
 
         async def guarded_send(message: Any) -> None:
@@ -151,13 +164,46 @@ class Gate:
                 return  # the 413 went out; the app's own answer is dropped
             if message["type"] == "http.response.start":
                 state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                state["answered"] = True
             await send(message)
 
+        app = asyncio.ensure_future(self.app(scope, limited_receive, guarded_send))
+        watcher = asyncio.ensure_future(_watch(receive, body_read, app, state))
         try:
-            await self.app(scope, limited_receive, guarded_send)
+            await app
+        except asyncio.CancelledError:
+            if not state.get("gone"):
+                raise  # the server is shutting down, not a client gone
+            self.metrics.client_disconnects.inc()
+            await send({"type": "http.response.start", "status": CLIENT_CLOSED, "headers": []})
         except Exception:
             if not state["over"]:
                 raise
+        finally:
+            for task in (app, watcher):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+async def _watch(
+    receive: Any, body_read: asyncio.Event, app: asyncio.Future[Any], state: Any
+) -> None:
+    """Cancel ``app`` when its client disconnects before the answer went out.
+
+    Listens only after the app has read the whole body (so no body message is taken from
+    it); after that, the server's ``receive`` returns only ``http.disconnect``, when the
+    connection is lost or the response is complete.
+    """
+    await body_read.wait()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+    if not state["answered"] and not app.done():
+        state["gone"] = True
+        app.cancel()
 
 
 async def _answer(

@@ -47,6 +47,11 @@ class Metrics:
         self.timeouts = Counter(
             "grm_timeouts", "Requests answered 504 (deadline passed, work aborted)", registry=r
         )
+        self.client_disconnects = Counter(
+            "grm_client_disconnects",
+            "Requests whose client left before the answer (engine work aborted)",
+            registry=r,
+        )
         self.rejected = Counter(
             "grm_rejected", "Requests refused by admission", ["reason"], registry=r
         )
