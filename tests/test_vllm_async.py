@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from grm.inference.base import GenRequest, SamplingConfig
+from grm.inference.base import GenRequest, SamplingConfig, TokenText
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -27,6 +27,21 @@ def test_async_vllm_engine_both_sides_and_abort(default_model_path: Path) -> Non
         # Sync side: every request gets all its n chains (FINAL_ONLY output kind).
         gens = engine.generate([GenRequest(prompt, 4), GenRequest(prompt, 2)], short)
         assert [len(g.completions) for g in gens] == [4, 2]
+        # The ids come back, and a forced read on prompt + chain + prefix ids (TokenText)
+        # reads what the same text does.
+        assert gens[0].prompt_token_ids == tuple(engine.encode(prompt))
+        comp = gens[0].completions[0]
+        assert comp.token_ids is not None and len(comp.token_ids) == comp.tokens
+        suffix = "\nFinal verdict: [["
+        forced = TokenText(
+            prompt + comp.text + suffix,
+            [*gens[0].prompt_token_ids, *comp.token_ids, *engine.encode(suffix)],
+        )
+        by_ids = asyncio.run(engine.achoice_logprobs([forced], ("A", "B")))[0]
+        by_text = engine.choice_logprobs([str(forced)], ("A", "B"))[0]
+        if engine.encode(str(forced)) == list(forced.token_ids):
+            assert by_ids == pytest.approx(by_text, abs=0.15)
+        assert all(v < 0 for v in by_ids)
 
         async def concurrent_and_cancelled() -> tuple[list[int], float]:
             outs = await asyncio.gather(
