@@ -6,6 +6,11 @@ after that score in the format (", " or "}" or "</answer>"), is scored as a whol
 sequence, and the most probable one is taken. A next-token read of digits would read a
 score of 10 as 1 ("10" starts with the token "1"); the closing text also stops "1" from
 being preferred merely because it is a prefix of "10".
+
+Forced prompts go out as :class:`~grm.inference.base.TokenText` where the engine returned
+the prompt's and the chain's token ids (:func:`continue_ids`): the prompt ids, the chain's
+own sampled ids and the verdict prefix's ids, so vLLM's prefix cache serves every full
+block of prompt and chain and the pass prefills little more than the verdict prefix.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from grm.inference.base import TokenCodec, TokenText
 from grm.templates.base import Template
+
+#: Most trailing tokens dropped to find the ids that spell a chain's kept text (trailing
+#: whitespace, an end-of-turn id, a verdict prefix the chain had begun).
+_MAX_TRIM = 12
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,52 @@ class SequenceLogprobs:
     prompts: list[str]
     candidates: tuple[str, ...]
     stage: ClassVar[str] = "forcing verdicts"
+
+
+def continue_ids(
+    prompt: str,
+    prompt_ids: Sequence[int] | None,
+    chain: str,
+    chain_ids: Sequence[int] | None,
+    keep: int,
+    suffix: str,
+    codec: TokenCodec | None,
+) -> str:
+    """``prompt + chain[:keep] + suffix``, as a :class:`TokenText` whose ids continue the
+    sampled ones where they are known (a plain string otherwise).
+
+    The ids are ``prompt_ids`` + the longest run of ``chain_ids`` that spells a prefix of
+    ``chain[:keep]`` (the chain's trailing whitespace or end-of-turn id is dropped, as the
+    text is) + the encoding of the rest of the text. Where no such run is found within a few
+    tokens (a detokenizer that does not round-trip), the chain text is re-encoded after the
+    prompt ids: the prompt's blocks still come from the cache.
+    """
+    text = prompt + chain[:keep] + suffix
+    if codec is None or prompt_ids is None:
+        return text
+    head = list(prompt_ids)
+    if chain_ids:
+        ids = list(chain_ids)
+        for j in range(len(ids), max(len(ids) - _MAX_TRIM, 0) - 1, -1):
+            spelled = codec.decode(ids[:j]) if j else ""
+            if len(spelled) <= keep and chain.startswith(spelled):
+                rest = chain[len(spelled) : keep] + suffix
+                return TokenText(text, head + ids[:j] + (codec.encode(rest) if rest else []))
+    rest = chain[:keep] + suffix
+    return TokenText(text, head + (codec.encode(rest) if rest else []))
+
+
+def extend(head: str, more: str, codec: TokenCodec | None) -> str:
+    """``head + more``, keeping ``head``'s token ids (and encoding ``more``) when it has them.
+
+    >>> extend("ab", "c", None)
+    'abc'
+    """
+    if not more:
+        return head
+    if isinstance(head, TokenText) and codec is not None:
+        return TokenText(head + more, head.token_ids + tuple(codec.encode(more)))
+    return head + more
 
 
 def score_values(template: Template) -> list[int]:
@@ -44,17 +100,19 @@ def score_values(template: Template) -> list[int]:
 
 
 def force_scores(
-    template: Template, heads: Sequence[str], n: int
+    template: Template, heads: Sequence[str], n: int, codec: TokenCodec | None = None
 ) -> Generator[SequenceLogprobs, list[list[float]], list[list[int]]]:
     """Per slot (one batched engine call per slot) the most probable whole score after each
-    head (prompt + closed chain + verdict prefix) and the scores read so far."""
+    head (prompt + closed chain + verdict prefix) and the scores read so far (``codec``
+    extends a :class:`TokenText` head's ids with them)."""
     values = score_values(template)
     chosen: list[list[int]] = [[] for _ in heads]
     for slot in range(n):
         suffix = template.score_suffix(slot, n)
         candidates = tuple(f"{v}{suffix}" for v in values)
         prompts = [
-            head + template.scores_so_far(got) for head, got in zip(heads, chosen, strict=True)
+            extend(head, template.scores_so_far(got), codec)
+            for head, got in zip(heads, chosen, strict=True)
         ]
         logps = yield SequenceLogprobs(prompts, candidates)
         for got, lp in zip(chosen, logps, strict=True):

@@ -18,8 +18,8 @@ import numpy as np
 
 from grm.aggregation import get_aggregator, position_stats
 from grm.config import JudgeConfig
-from grm.forcing import SequenceLogprobs, force_scores
-from grm.inference.base import Engine, Generation, GenRequest, SamplingConfig
+from grm.forcing import SequenceLogprobs, continue_ids, force_scores
+from grm.inference.base import Engine, Generation, GenRequest, SamplingConfig, TokenCodec
 from grm.templates.base import Template
 from grm.types import Chain, JudgeRequest, Judgment, Result
 
@@ -256,6 +256,8 @@ class _Pending:
     choice_start: int | None
     budget_hit: bool = False
     forced: bool = False
+    prompt_ids: tuple[int, ...] | None = None
+    chain_ids: tuple[int, ...] | None = None
 
 
 def wave_steps(
@@ -317,11 +319,23 @@ def wave_steps(
             judgment, start = _to_original(template, c.text, order)
             hit = budget is not None and c.finish_reason == "length"
             pending[i].append(
-                _Pending(preps[i], order, c.text, c.tokens, c.finish_reason, judgment, start, hit)
+                _Pending(
+                    preps[i],
+                    order,
+                    c.text,
+                    c.tokens,
+                    c.finish_reason,
+                    judgment,
+                    start,
+                    hit,
+                    prompt_ids=gen.prompt_token_ids,
+                    chain_ids=c.token_ids,
+                )
             )
     flat = [p for per in pending for p in per]
+    codec = engine if isinstance(engine, TokenCodec) else None
     try:
-        yield from _read_verdicts(template, flat, cfg)
+        yield from _read_verdicts(template, flat, cfg, codec)
     except EngineCallFailed as failure:
         # The sampled chains are finished work: keep them (unforced ones abstain).
         raise WaveFailed(
@@ -349,19 +363,28 @@ def _chains(template: Template, pending: Sequence[Sequence[_Pending]]) -> list[l
     ]
 
 
+def _head(p: _Pending, keep: int, suffix: str, codec: TokenCodec | None) -> str:
+    """The chain's prompt + ``p.text[:keep] + suffix``, with token ids where known."""
+    base = p.prep.prompts[p.order]
+    return continue_ids(base, p.prompt_ids, p.text, p.chain_ids, keep, suffix, codec)
+
+
 def _read_verdicts(
-    template: Template, flat: Sequence[_Pending], cfg: JudgeConfig
+    template: Template, flat: Sequence[_Pending], cfg: JudgeConfig, codec: TokenCodec | None
 ) -> Generator[EngineOp, Any, None]:
-    """Force unparsed chains and read verdict probabilities: at most one call per kind."""
+    """Force unparsed chains and read verdict probabilities: at most one call per kind.
+
+    With the engine's own tokenizer (``codec``) and the sampled ids, each prompt continues
+    the sampled ids (see :func:`grm.forcing.continue_ids`), so the prefix cache covers it.
+    """
     force = cfg.on_unparsed == "force"
     if template.kind == "pairwise":
         probe: list[tuple[_Pending, str]] = []
         for p in flat:
-            base = p.prep.prompts[p.order]
             if p.judgment is None and (force or p.budget_hit):
-                probe.append((p, base + _closed(template, p.text)))
+                probe.append((p, _head(p, *_closing(template, p.text), codec)))
             elif p.judgment is not None and cfg.verdict_probs and p.choice_start is not None:
-                probe.append((p, base + p.text[: p.choice_start]))
+                probe.append((p, _head(p, p.choice_start, "", codec)))
         if not probe:
             return
         logps = yield ChoiceLogprobs([t for _, t in probe], tuple(template.choices))
@@ -375,11 +398,12 @@ def _read_verdicts(
         return
     todo = [p for p in flat if p.judgment is None and (force or p.budget_hit)]
     if todo:
-        yield from _force_scores(template, todo)
+        yield from _force_scores(template, todo, codec)
 
 
-def _closed(template: Template, text: str) -> str:
-    """A cut chain closed with the template's verdict prefix (J1's closes ``</think>``).
+def _closing(template: Template, text: str) -> tuple[int, str]:
+    """How a cut chain is closed with the template's verdict prefix (J1's closes
+    ``</think>``): the characters of ``text`` kept, and the text appended after them.
 
     A chain cut inside the verdict prefix itself ("... Final verdict: [") is closed there
     rather than given a second prefix.
@@ -389,15 +413,17 @@ def _closed(template: Template, text: str) -> str:
     for cut in range(len(prefix), 3, -1):
         head = prefix[:cut].rstrip()
         if len(head.strip()) >= 4 and body.endswith(head):
-            return body[: len(body) - len(head)] + prefix
-    return body + "\n" + prefix
+            return len(body) - len(head), prefix
+    return len(body), "\n" + prefix
 
 
-def _force_scores(template: Template, todo: Sequence[_Pending]) -> Generator[EngineOp, Any, None]:
+def _force_scores(
+    template: Template, todo: Sequence[_Pending], codec: TokenCodec | None
+) -> Generator[EngineOp, Any, None]:
     """Forced pointwise verdict over the whole score range (see :mod:`grm.forcing`)."""
     n = len(todo[0].order)
-    heads = [p.prep.prompts[p.order] + _closed(template, p.text) for p in todo]
-    chosen = yield from force_scores(template, heads, n)
+    heads = [_head(p, *_closing(template, p.text), codec) for p in todo]
+    chosen = yield from force_scores(template, heads, n, codec)
     for p, got in zip(todo, chosen, strict=True):
         scores = [0.0] * n
         for slot, s in enumerate(got):

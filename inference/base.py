@@ -69,6 +69,9 @@ class Completion:
     text: str
     tokens: int
     finish_reason: str | None = None
+    token_ids: tuple[int, ...] | None = None
+    """The chain's token ids exactly as sampled (special tokens included); None where the
+    engine cannot give them (a remote server). A forced verdict continues these ids."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,38 @@ class Generation:
 
     prompt_tokens: int
     completions: list[Completion] = field(default_factory=list)
+    prompt_token_ids: tuple[int, ...] | None = None
+    """The prompt's token ids as the engine read them; None where it cannot give them."""
+
+
+class TokenText(str):
+    """A prompt string that also carries the token ids to send for it.
+
+    The forced-verdict pass builds its prompts as prompt ids + the chain's own sampled ids +
+    the verdict prefix's ids, so a prefix-caching engine (vLLM) finds every full block of
+    prompt and chain in its cache; re-tokenising the joined text could split tokens
+    differently at the joins and miss it. Engines that read ids (:meth:`ChatTokenizer.ids`)
+    send ``token_ids``; every other engine reads the text, which is the same string.
+    """
+
+    token_ids: tuple[int, ...]
+
+    def __new__(cls, text: str, token_ids: Sequence[int]) -> TokenText:
+        obj = super().__new__(cls, text)
+        obj.token_ids = tuple(token_ids)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TokenText, (str(self), self.token_ids))
+
+
+@runtime_checkable
+class TokenCodec(Protocol):
+    """An engine's own tokenizer, where it exposes one (every :class:`ChatTokenizer`)."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
 
 
 @runtime_checkable
@@ -173,8 +208,23 @@ class ChatTokenizer:
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids``, special tokens kept (so a chain's end-of-turn id shows)."""
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
+
+    def ids(self, text: str) -> list[int]:
+        """The token ids to send for a prompt: its own for a :class:`TokenText`."""
+        return prompt_ids(self.encode, text)
+
     def count_tokens(self, text: str) -> int:
         return len(self.encode(text))
+
+
+def prompt_ids(encode: Callable[[str], list[int]], text: str) -> list[int]:
+    """A prompt's token ids: those it carries (a :class:`TokenText`), else its encoding."""
+    if isinstance(text, TokenText):
+        return list(text.token_ids)
+    return encode(text)
 
 
 def choice_token_ids(

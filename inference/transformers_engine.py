@@ -100,10 +100,18 @@ class TransformersEngine(ChatTokenizer):
         self._torch = torch
 
     def _batch(self, prompts: Sequence[str]) -> Any:
-        enc = self.tokenizer(
-            list(prompts), return_tensors="pt", padding=True, add_special_tokens=False
-        )
-        return {k: v.to(self.device) for k, v in enc.items()}
+        """Left-padded ids and attention mask; a :class:`TokenText` prompt gives its own ids."""
+        torch = self._torch
+        rows = [self.ids(p) for p in prompts]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            if row:
+                ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+                mask[i, width - len(row) :] = 1
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
@@ -162,14 +170,17 @@ class TransformersEngine(ChatTokenizer):
                 _check(stop)
                 new = out[:, enc["input_ids"].shape[1] :]
                 lengths = enc["attention_mask"].sum(dim=1).tolist()
+                inputs = enc["input_ids"].tolist()
                 for j, i in enumerate(chunk):
                     comps = []
                     for row in new[j * n : (j + 1) * n].tolist():
                         ended = eos in row
                         toks = row[: row.index(eos) + 1] if ended else row
                         text = self.tokenizer.decode(toks, skip_special_tokens=True)
-                        comps.append(Completion(text, len(toks), "stop" if ended else "length"))
-                    results[i] = Generation(int(lengths[j]), comps)
+                        finish = "stop" if ended else "length"
+                        comps.append(Completion(text, len(toks), finish, tuple(toks)))
+                    own = tuple(inputs[j][len(inputs[j]) - int(lengths[j]) :])
+                    results[i] = Generation(int(lengths[j]), comps, own)
         return [r for r in results if r is not None]
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
@@ -199,7 +210,7 @@ class TransformersEngine(ChatTokenizer):
         stop = cancel_event()
         for prompt in prompts:
             _check(stop)
-            head = self.encode(prompt)
+            head = self.ids(prompt)
             tails = [continuation_ids(self.encode, prompt, c) for c in candidates]
             width = len(head) + max(len(t) for t in tails)
             ids = torch.full((len(tails), width), pad, dtype=torch.long)

