@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -27,8 +28,13 @@ _PROBE = textwrap.dedent(
 
 
 def _probe(mode: str) -> str:
+    from grm.cli.quiet import QUIET_ENV
+
+    # A fresh process as a shell starts it: a CLI run earlier in this test process (an
+    # in-process ``grm.cli.main``) has set the quiet switches in os.environ.
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_ENV}
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, timeout=120, env=env
     )
     assert out.returncode == 0, out.stderr
     return out.stderr
