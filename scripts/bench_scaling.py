@@ -177,7 +177,8 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
                         "share": used / full,
                     }
                 )
-    if args.auto_rule == "best" and out["replayed"]:
+    auto_rule = args.auto_rule
+    if auto_rule == "best" and out["replayed"]:
         # The cheapest replayed rule within 0.5 points of fixed max_k, else the most accurate.
         top = out["overall"]["points"][-1]["accuracy"]
         near = [r for r in out["replayed"] if r["accuracy"] >= top - 0.005]
@@ -186,14 +187,9 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
             if near
             else max(out["replayed"], key=lambda r: r["accuracy"])
         )
-        args = argparse.Namespace(
-            **{
-                **vars(args),
-                "auto_rule": f"{pick['rule']}:{pick['wave_size']}:{pick['confidence']}",
-            }
-        )
-    if args.auto_rule and args.auto_rule != "best":
-        rule, wave, conf = args.auto_rule.split(":")
+        auto_rule = f"{pick['rule']}:{pick['wave_size']}:{pick['confidence']}"
+    if auto_rule and auto_rule != "best":
+        rule, wave, conf = auto_rule.split(":")
         t0 = time.perf_counter()
         auto = rm.compare_batch(
             reqs,
