@@ -63,19 +63,27 @@ def main() -> None:
     )
     ap.add_argument("--block-size", type=int, default=None, help="vLLM KV-cache block size")
     ap.add_argument("--json", default=None, help="write the figures here")
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="a checkpoint or bundled judge name (default: the embedded base model)",
+    )
+    ap.add_argument("--temperature", type=float, default=0.7, help="for every contender")
     args = ap.parse_args()
 
     from grm.inference import load_engine
     from vllm import SamplingParams
 
     from grm import JudgeConfig, RewardModel
-    from grm.default_model import default_model_path
+    from grm.judges import resolve_model
 
-    path = str(default_model_path())
+    path = resolve_model(args.model)
     requests = make_requests(args.requests)
     options = {} if args.block_size is None else {"block_size": args.block_size}
     engine = load_engine("vllm", path, **options)
-    rm = RewardModel(engine, config=JudgeConfig(max_tokens=args.max_tokens))
+    rm = RewardModel(
+        engine, config=JudgeConfig(max_tokens=args.max_tokens, temperature=args.temperature)
+    )
     llm = rm.engine.llm  # type: ignore[attr-defined]
     block = llm.llm_engine.vllm_config.cache_config.block_size
     print("vLLM KV-cache block size", block)
@@ -94,7 +102,10 @@ def main() -> None:
 
     engine.choice_logprobs = timed_choice  # type: ignore[method-assign]
     pairs = rendered(rm, requests, args.k)
-    params = [SamplingParams(n=n, temperature=0.7, max_tokens=args.max_tokens) for _, n in pairs]
+    params = [
+        SamplingParams(n=n, temperature=args.temperature, max_tokens=args.max_tokens)
+        for _, n in pairs
+    ]
     token_prompts = [{"prompt_token_ids": rm.engine.encode(p)} for p, _ in pairs]  # type: ignore[attr-defined]
 
     def raw() -> int:
@@ -157,7 +168,7 @@ def main() -> None:
                 out = model.generate(
                     **enc,
                     do_sample=True,
-                    temperature=0.7,
+                    temperature=args.temperature,
                     top_k=None,
                     max_new_tokens=args.max_tokens,
                     num_return_sequences=args.k,
