@@ -202,3 +202,38 @@ def test_an_adapter_for_another_base_is_refused(
     with pytest.raises(ValueError, match="does not fit the base"):
         RewardModel.load(NAME, engine="transformers")
     assert not [p for p in (tmp_path / "cache" / "judges").iterdir() if p.is_dir()]
+
+
+@pytest.mark.slow
+def test_a_lora_checkpoint_folder_loads_merged_over_the_base_it_names(
+    bundled, tmp_path: Path, default_model_path: Path
+) -> None:
+    """A trainer's ``checkpoint-N`` of a LoRA run (peft's files, nothing of grm's) loads
+    by path: merged once over the base its adapter_config.json names, then reused."""
+    import torch
+    from safetensors.torch import load_file
+
+    from grm import RewardModel
+    from grm.judges import adapter_path, is_adapter_dir
+
+    ckpt = tmp_path / "run" / "checkpoint-20"
+    ckpt.mkdir(parents=True)
+    for f in ("adapter_config.json", "adapter_model.safetensors"):
+        (ckpt / f).write_bytes((bundled.adapter_dirs()[0] / f).read_bytes())
+    config = json.loads((ckpt / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(default_model_path)
+    assert is_adapter_dir(ckpt) and not is_adapter_dir(default_model_path)
+
+    rm = RewardModel.load(str(ckpt), engine="transformers")
+    path = Path(rm.model_path or "")
+    assert path.parent == tmp_path / "cache" / "adapters"
+    assert path.name.startswith("run-checkpoint-20-")
+    assert rm.template.name == "default"  # no card: the plain default, not the judge's j1
+    rm.close()
+    # the same weights as the bundled judge made of the same adapter
+    judged = Path(resolve_model(NAME))
+    key = "model.layers.3.self_attn.q_proj.weight"
+    merged = load_file(str(path / "model.safetensors"))
+    assert torch.equal(merged[key], load_file(str(judged / "model.safetensors"))[key])
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    assert adapter_path(ckpt) == path and (path / "model.safetensors").stat().st_mtime_ns == stamp

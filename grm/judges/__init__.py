@@ -187,7 +187,8 @@ def _looks_like_judge_name(model: str) -> bool:
 
 def resolve_model(model: str | Path | None) -> str:
     """What to load for ``model``: the default model's folder for None, a bundled judge's
-    merged folder for its name (merged on first use), anything else unchanged."""
+    merged folder for its name, a LoRA adapter folder's merged model (both merged on first
+    use), anything else unchanged."""
     if model is None:
         from grm.default_model import default_model_path
 
@@ -195,6 +196,8 @@ def resolve_model(model: str | Path | None) -> str:
     name = str(model)
     if name in BUNDLED:
         return str(judge_path(name))
+    if is_adapter_dir(name):
+        return str(adapter_path(name))
     if _looks_like_judge_name(name):
         if not BUNDLED:
             raise ValueError(
@@ -212,7 +215,55 @@ def judge_path(name: str) -> Path:
 
     base = default_model_path()
     digest = judge.digest(base)
+    card = {
+        "name": judge.name,
+        "template": judge.template,
+        "pointwise_template": judge.pointwise_template,
+        "decoding": dict(judge.decoding),
+        "adapter_sha256": digest,
+        "base": str(base),
+    }
     dest = cache_dir() / "judges" / f"{judge.name}-{digest[:16]}"
+    return _merge_once(dest, base, judge.adapter_dirs(), card)
+
+
+def is_adapter_dir(model: str | Path) -> bool:
+    """A peft LoRA adapter folder (``adapter_config.json`` and the weights), such as a
+    ``checkpoint-N`` of a ``grm train`` run with ``lora_r > 0``."""
+    path = Path(model).expanduser()
+    return all((path / f).is_file() for f in ADAPTER_FILES)
+
+
+def adapter_path(directory: str | Path) -> Path:
+    """The merged checkpoint of the LoRA adapter in ``directory``, built on first use.
+
+    The base is the one the adapter names (``base_model_name_or_path`` in its
+    ``adapter_config.json``, as peft writes it); the merged model goes to
+    ``$GRM_CACHE_DIR/adapters/<folder>-<sha256 of base and adapter>`` like a bundled judge's.
+    """
+    directory = Path(directory).expanduser().resolve()
+    config = json.loads((directory / "adapter_config.json").read_text())
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ValueError(
+            f"{directory / 'adapter_config.json'} names no base_model_name_or_path; merge the "
+            "adapter yourself (peft's merge_and_unload) and load the merged folder."
+        )
+    from grm.default_model import cache_dir
+
+    h = hashlib.sha256(str(base).encode())
+    for f in ADAPTER_FILES:
+        h.update((directory / f).read_bytes())
+    digest = h.hexdigest()
+    dest = cache_dir() / "adapters" / f"{directory.parent.name}-{directory.name}-{digest[:16]}"
+    return _merge_once(dest, base, [directory], None)
+
+
+def _merge_once(
+    dest: Path, base: str | Path, adapters: list[Path], card: dict[str, Any] | None
+) -> Path:
+    """Merge ``adapters`` into ``base`` at ``dest`` unless done: a temporary folder renamed
+    into place under a file lock, so two processes never race and a crash leaves nothing."""
     if (dest / _DONE).is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -220,20 +271,13 @@ def judge_path(name: str) -> Path:
         if (dest / _DONE).is_file():  # another process merged it while we waited
             return dest
         start = time.perf_counter()
-        logger.info("Merging the %s adapter into %s (one time)", judge.name, dest)
+        logger.info("Merging %s into %s (one time)", ", ".join(map(str, adapters)), dest)
         tmp = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            merge_adapters(base, judge.adapter_dirs(), tmp)
-            card = {
-                "name": judge.name,
-                "template": judge.template,
-                "pointwise_template": judge.pointwise_template,
-                "decoding": dict(judge.decoding),
-                "adapter_sha256": digest,
-                "base": str(base),
-            }
-            (tmp / JUDGE_CARD).write_text(json.dumps(card, indent=2) + "\n")
+            merge_adapters(base, adapters, tmp)
+            if card is not None:
+                (tmp / JUDGE_CARD).write_text(json.dumps(card, indent=2) + "\n")
             (tmp / _DONE).write_text("ok\n")
             shutil.rmtree(dest, ignore_errors=True)  # a half-made folder from an old crash
             tmp.rename(dest)
