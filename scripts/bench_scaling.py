@@ -103,7 +103,7 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
 
     from grm.aggregation import majority_vote
     from grm.eval_metrics import ChainRecord, ks_up_to
-    from grm.evaluation import _chain_winner
+    from grm.evaluation import record_winner
     from grm.stopping import stopping_rule_names
 
     reqs = [r for r, _, _ in items]
@@ -118,7 +118,7 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
         results = rm.compare_batch(batch, k=args.max_k)
         for i, r in enumerate(results):
             records.append(
-                [ChainRecord(c.order[0], _chain_winner(c.judgment), c.forced) for c in r.chains]
+                [ChainRecord(c.order[0], record_winner(c.judgment), c.forced) for c in r.chains]
             )
             ordered.append(plan_ordered(r, i, cfg))
             forced += r.forced
