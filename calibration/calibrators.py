@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from grm.calibration.metrics import _arrays, calibration_summary
-from scipy import optimize, special
 
 from grm.registry import Registry
 
@@ -118,6 +117,8 @@ class Temperature(Calibrator):
         self.temperature = temperature
 
     def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
+        from scipy import optimize  # scipy is imported where it is used: `grm --help` skips it
+
         z = logit(p)
         # Search log T so T stays positive; T in [e^-5, e^5] covers any sane judge.
         res = optimize.minimize_scalar(
@@ -126,6 +127,8 @@ class Temperature(Calibrator):
         self.temperature = float(np.exp(res.x))
 
     def predict(self, probs: Sequence[float] | np.ndarray) -> np.ndarray:
+        from scipy import special
+
         return np.asarray(special.expit(logit(np.asarray(probs)) / self.temperature))
 
     def params(self) -> dict[str, Any]:
@@ -143,6 +146,8 @@ class Platt(Calibrator):
         self.a, self.b = a, b
 
     def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
+        from scipy import optimize, special
+
         z = logit(p)
 
         def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -154,6 +159,8 @@ class Platt(Calibrator):
         self.a, self.b = float(res.x[0]), float(res.x[1])
 
     def predict(self, probs: Sequence[float] | np.ndarray) -> np.ndarray:
+        from scipy import special
+
         return np.asarray(special.expit(self.a * logit(np.asarray(probs)) + self.b))
 
     def params(self) -> dict[str, Any]:
@@ -172,6 +179,8 @@ class Isotonic(Calibrator):
         self.y: list[float] = [0.0, 1.0]
 
     def _fit(self, p: np.ndarray, y: np.ndarray) -> None:
+        from scipy import optimize
+
         order = np.argsort(p, kind="stable")
         xs, ys = p[order], y[order]
         # Pool equal inputs first: isotonic regression needs one target per distinct x.

@@ -151,7 +151,9 @@ def load_items(
 # ---------------------------------------------------------------- the pass
 
 
-def _chain_winner(j: Judgment) -> int | str | None:
+def record_winner(j: Judgment) -> int | str | None:
+    """A chain's vote as :attr:`ChainRecord.winner`: the preferred index, ``'tie'`` (an
+    explicit tie or no single winner), or None when the chain abstained."""
     if j.abstained:
         return None
     if j.tie:
@@ -178,7 +180,7 @@ def evaluate(
             judgments = [c.judgment for c in r.chains]
             raw = get_aggregator(r.aggregator)(judgments, 2).probability
             chains.append(
-                [ChainRecord(c.order[0], _chain_winner(c.judgment), c.forced) for c in r.chains]
+                [ChainRecord(c.order[0], record_winner(c.judgment), c.forced) for c in r.chains]
             )
             records.append(
                 {

@@ -44,8 +44,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from scipy import special, stats
-
 from grm.aggregation import chain_winner, weighted_count_votes
 from grm.registry import Registry
 from grm.types import Judgment
@@ -118,6 +116,8 @@ def beta_confidence(v1: float, v2: float) -> float:
     >>> round(beta_confidence(4, 0), 4), round(beta_confidence(3, 0), 4)
     (0.9688, 0.9375)
     """
+    from scipy import special  # imported here: scipy costs most of `import grm`
+
     return float(1.0 - special.betainc(v1 + 1.0, v2 + 1.0, 0.5))
 
 
@@ -171,6 +171,8 @@ def diff_confidence(diffs: Sequence[float], sd_floor: float = SCORE_SD_FLOOR) ->
     mean = sum(diffs) / m
     var = sum((d - mean) ** 2 for d in diffs) / (m - 1)
     sd = max(math.sqrt(var), sd_floor)
+    from scipy import stats
+
     return float(stats.t.cdf(mean * math.sqrt(m) / sd, df=m - 1))
 
 

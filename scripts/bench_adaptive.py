@@ -32,6 +32,7 @@ from typing import Any
 
 from grm import JudgeConfig, JudgeRequest, RewardModel
 from grm.aggregation import majority_vote
+from grm.eval_metrics import rb_score
 from grm.judge import plan_orders
 from grm.stopping import decide, stopping_rule_names
 from grm.types import Chain, Result
@@ -59,11 +60,6 @@ def arithmetic(n: int) -> list[tuple[JudgeRequest, int]]:
         (JudgeRequest(r["prompt"], tuple(r["responses"])), int(r["preferred"]))
         for r in make_tasks(TaskConfig(), "eval", n)
     ]
-
-
-def score(winner: int | None, label: int) -> float:
-    """RewardBench's rule: right 1, tie 0.5, wrong 0."""
-    return 0.5 if winner is None else float(winner == label)
 
 
 def plan_ordered(result: Result, index: int, cfg: JudgeConfig) -> list[Chain]:
@@ -104,7 +100,7 @@ def run_set(
     auto = rm.compare_batch(reqs, k="auto", max_k=args.max_k, confidence=args.confidence)
     seconds = time.perf_counter() - t0
     after = cache_stats(rm)
-    acc = [score(r.winner, y) for r, y in zip(auto, labels, strict=True)]
+    acc = [rb_score(r.winner, y) for r, y in zip(auto, labels, strict=True)]
     stopped: dict[str, int] = {}
     for r in auto:
         stopped[str(r.stopped_by)] = stopped.get(str(r.stopped_by), 0) + 1
@@ -128,14 +124,14 @@ def run_set(
     ordered = [plan_ordered(r, i, cfg) for i, r in enumerate(fixed)]
     for k in [k for k in (1, 2, 4, 8, 16, 32) if k <= args.max_k]:
         acc = [
-            score(majority_vote([c.judgment for c in ch[:k]], 2).winner, y)
+            rb_score(majority_vote([c.judgment for c in ch[:k]], 2).winner, y)
             for ch, y in zip(ordered, labels, strict=True)
         ]
         out["fixed"][k] = {"accuracy": sum(acc) / len(acc), "chains": k * len(items)}
     for rule in stopping_rule_names():
         cut = [replay(ch, rule, cfg) for ch in ordered]
         acc = [
-            score(majority_vote([c.judgment for c in ch], 2).winner, y)
+            rb_score(majority_vote([c.judgment for c in ch], 2).winner, y)
             for ch, y in zip(cut, labels, strict=True)
         ]
         out["replayed"][rule] = {

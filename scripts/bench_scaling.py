@@ -99,11 +99,11 @@ def chain_stats(chains: list, labels: list[int]) -> dict[str, float]:
 
 
 def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
-    from bench_adaptive import plan_ordered, replay, score
+    from bench_adaptive import plan_ordered, replay
 
     from grm.aggregation import majority_vote
-    from grm.eval_metrics import ChainRecord, ks_up_to
-    from grm.evaluation import _chain_winner
+    from grm.eval_metrics import ChainRecord, ks_up_to, rb_score
+    from grm.evaluation import record_winner
     from grm.stopping import stopping_rule_names
 
     reqs = [r for r, _, _ in items]
@@ -118,7 +118,7 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
         results = rm.compare_batch(batch, k=args.max_k)
         for i, r in enumerate(results):
             records.append(
-                [ChainRecord(c.order[0], _chain_winner(c.judgment), c.forced) for c in r.chains]
+                [ChainRecord(c.order[0], record_winner(c.judgment), c.forced) for c in r.chains]
             )
             ordered.append(plan_ordered(r, i, cfg))
             forced += r.forced
@@ -160,7 +160,7 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
                     continue
                 cut = [replay(ch, rule, rcfg) for ch in ordered]
                 acc = [
-                    score(majority_vote([c.judgment for c in ch], 2).winner, y)
+                    rb_score(majority_vote([c.judgment for c in ch], 2).winner, y)
                     for ch, y in zip(cut, labels, strict=True)
                 ]
                 lo_, hi_ = bootstrap_interval(acc, seed=args.seed)
@@ -199,7 +199,7 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
             wave_size=int(wave),
             confidence=float(conf),
         )
-        acc = [score(r.winner, y) for r, y in zip(auto, labels, strict=True)]
+        acc = [rb_score(r.winner, y) for r, y in zip(auto, labels, strict=True)]
         lo_, hi_ = bootstrap_interval(acc, seed=args.seed)
         used = sum(r.k_used for r in auto)
         out["auto_run"] = {

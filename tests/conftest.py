@@ -17,6 +17,11 @@ import pytest
 # Nothing is ever fetched from a hub, in tests or in CI: every model is local.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One OpenBLAS thread (read when numpy loads, so before any test module imports it; subprocesses
+# inherit it): the tests' linear algebra is tiny, and OpenBLAS's worker threads spin-wait on
+# every call; on a busy machine each small L-BFGS-B fit (Bradley-Terry, Platt) then burns ~5 ms
+# of CPU per iteration instead of microseconds, so a 100-sample bootstrap takes seconds.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 JUDGEBENCH = SHARED_DATA / "judgebench-gpt4o.jsonl"

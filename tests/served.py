@@ -30,17 +30,20 @@ def fake_server(*args: str, ready_s: float = 60.0) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + ready_s
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not healthy within {ready_s} s")
-            time.sleep(0.2)
+        # One client for the whole wait: a client per probe builds a TLS context each time.
+        with httpx.Client(timeout=2) as client:
+            while True:
+                if proc.poll() is not None:
+                    out = proc.stdout.read() if proc.stdout else ""
+                    raise RuntimeError(f"server exited: {out}")
+                try:
+                    if client.get(f"{url}/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server not healthy within {ready_s} s")
+                time.sleep(0.2)
         yield url
     finally:
         proc.terminate()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -77,11 +76,8 @@ def test_a_missing_patch_target_fails_loudly() -> None:
         _target(Trainer(), "vllm_generation.sync_weights", "patch_colocate_sync")
 
 
-@pytest.mark.vllm
 def test_repack_refuses_a_model_with_nothing_to_repack() -> None:
-    if importlib.util.find_spec("vllm") is None:
-        pytest.skip("vLLM is not installed")
-    import torch
+    torch = pytest.importorskip("torch")
 
     with pytest.raises(PatchTargetMissing, match="found no packed CPU linear layer"):
         vllm_sync.repack_cpu_weights(torch.nn.Sequential(torch.nn.Linear(2, 2)))

@@ -168,12 +168,7 @@ def repack_cpu_weights(model: Any) -> int:
     :func:`keep_cpu_weights`) cannot be refreshed and raises, and so does a model with no
     packed layer at all (the patch would otherwise do nothing, silently).
     """
-    from vllm.model_executor.layers import utils
-
-    dispatch_cpu_unquantized_gemm = _target(
-        utils, "dispatch_cpu_unquantized_gemm", "repack_cpu_weights"
-    )
-    count = 0
+    layers = []
     for name, module in model.named_modules():
         if not hasattr(module, "cpu_linear"):
             continue
@@ -185,15 +180,21 @@ def repack_cpu_weights(model: Any) -> int:
                 f"vLLM layer {name!r} dropped its weight after packing; build the engine "
                 "inside grm.training.vllm_sync.keep_cpu_weights() so it can be refreshed."
             )
-        dispatch_cpu_unquantized_gemm(module, remove_weight=False)
-        count += 1
-    if count == 0:
+        layers.append(module)
+    if not layers:
         raise PatchTargetMissing(
             "repack_cpu_weights found no packed CPU linear layer (no module with "
             "'cpu_linear') in the vLLM model: the installed vLLM packs weights differently, "
             "so the synced weights would never reach the kernels."
         )
-    return count
+    from vllm.model_executor.layers import utils
+
+    dispatch_cpu_unquantized_gemm = _target(
+        utils, "dispatch_cpu_unquantized_gemm", "repack_cpu_weights"
+    )
+    for module in layers:
+        dispatch_cpu_unquantized_gemm(module, remove_weight=False)
+    return len(layers)
 
 
 def patch_colocate_sync(trainer: Any) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import minimize
 
 Record = tuple[int, int, float]
 
@@ -72,6 +71,8 @@ def bt_fit(wins: np.ndarray, l2: float = DEFAULT_L2) -> np.ndarray:
         raise ValueError(f"l2 must be >= 0, got {l2}.")
     if n == 0:
         return np.zeros(0)
+    from scipy.optimize import minimize  # imported here: scipy costs most of `import grm`
+
     res = minimize(
         bt_objective,
         np.zeros(n),
