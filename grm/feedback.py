@@ -33,7 +33,9 @@ def select_feedback(
 
     Pairwise: a chain whose winner is the result's winner; pointwise: the chain whose scores
     are closest to the aggregated ones. Among equals, a chain that finished on its own (not
-    forced, not cut at the thinking budget) is preferred, then the earliest. None when no
+    forced, not cut at the thinking budget) is preferred, then one that saw the responses in
+    the caller's order (its "Response A" is the caller's first response; a position-balanced
+    chain shown (B, A) names them the other way round), then the earliest. None when no
     agreeing chain has a critique.
 
     >>> from grm.types import Chain, Judgment
@@ -41,8 +43,11 @@ def select_feedback(
     >>> b = Chain("y", (0, 1), Judgment(winner=0), critique="A states 4; correct.")
     >>> select_feedback([a, b], winner=0)
     'A states 4; correct.'
+    >>> swapped = Chain("z", (1, 0), Judgment(winner=0), critique="B states 4; correct.")
+    >>> select_feedback([swapped, b], winner=0)
+    'A states 4; correct.'
     """
-    best: tuple[float, int, int] | None = None
+    best: tuple[float, int, int, int] | None = None
     pick: str | None = None
     for i, chain in enumerate(chains):
         text = (chain.critique or "").strip()
@@ -51,7 +56,8 @@ def select_feedback(
         distance = _agreement(chain, winner, scores)
         if distance == float("inf"):
             continue
-        key = (distance, int(chain.forced or chain.budget_hit), i)
+        reordered = int(list(chain.order) != sorted(chain.order))
+        key = (distance, int(chain.forced or chain.budget_hit), reordered, i)
         if best is None or key < best:
             best, pick = key, text
     return pick
