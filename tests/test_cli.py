@@ -41,13 +41,14 @@ def test_bad_input_exits_2_with_a_message(args: list[str], stdin: str | None, me
 
 
 @pytest.mark.slow
-def test_judge_example_json(default_model_path: Path) -> None:
-    out = run(
-        "judge", "--example", "--engine", "transformers", "--k", "2", "--max-tokens", "32", "--json"
-    )
+def test_judge_example_json_with_the_base_model(default_model_path: Path) -> None:
+    # The main job's own judge is tests/test_main_job.py's; "embedded" still names the base.
+    args = ["--engine", "transformers", "--model", "embedded", "--k", "2", "--max-tokens", "32"]
+    out = run("judge", "--example", *args, "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["k_used"] == 2 and result["engine"] == "transformers"
+    assert result["model"] == "embedded"
     assert result["winner"] in ("A", "B", "tie")
     assert sum(result["votes"]) + result["ties"] + result["abstentions"] == 2
     assert result["completion_tokens"] > 0

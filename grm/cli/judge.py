@@ -1,6 +1,7 @@
 """``grm judge``: judge a prompt and responses from flags, a JSON file or stdin.
 
-grm judge --example                              # the bundled example, default model
+grm judge --example                              # the bundled example, bundled judge
+grm judge --example --model embedded             # the same with the untrained base model
 grm judge --prompt "2+2?" -r "4" -r "5" --k 8
 echo '{"prompt": "...", "responses": ["...", "..."]}' | grm judge --input - --json
 """
@@ -20,12 +21,15 @@ from grm.aggregation import aggregator_names
 from grm.cli.options import add_config_args, config_overrides, engine_options
 from grm.config import JudgeConfig
 from grm.inference import engine_names
-from grm.judges import judge_names
+from grm.judges import EMBEDDED, judge_names
 from grm.stopping import stopping_rule_names
 from grm.templates import get_template, template_names
 
 #: JudgeConfig fields whose values are registry names: the flag's choices come from there.
 REGISTRY_CHOICES = {"aggregator": aggregator_names, "stopping": stopping_rule_names}
+#: The judge ``--example`` uses when ``--model`` is not given: the bundled judge trained on
+#: the kind of question the bundled example asks (grm/data/example.json: counting a list).
+EXAMPLE_JUDGE = "grm-judge-135m"
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -34,7 +38,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help=f"checkpoint dir, hub id or bundled judge ({bundled}); default: the embedded model",
+        help=f"checkpoint dir, hub id, bundled judge ({bundled}) or '{EMBEDDED}' (the "
+        f"untrained base); default: the embedded model ({EXAMPLE_JUDGE} with --example)",
     )
     p.add_argument(
         "--engine", default="auto", choices=["auto", *engine_names()], help="inference backend"
@@ -75,7 +80,12 @@ def add_meta_args(p: argparse.ArgumentParser) -> None:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("judge", help="judge one prompt and its responses")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--example", action="store_true", help="judge the bundled example")
+    src.add_argument(
+        "--example",
+        action="store_true",
+        help=f"judge the bundled example, with the bundled judge {EXAMPLE_JUDGE} unless "
+        "--model is given",
+    )
     src.add_argument("--input", help="JSON file with prompt, responses[, reference]; - for stdin")
     src.add_argument("--prompt", help="the user prompt")
     p.add_argument("-r", "--response", action="append", default=[], help="a response (repeat)")
@@ -108,8 +118,19 @@ def load_item(args: argparse.Namespace) -> dict[str, Any]:
     return {"prompt": args.prompt, "responses": args.response, "reference": args.reference}
 
 
+def model_for(args: argparse.Namespace) -> str | None:
+    """The model to load: ``--model``; else, for ``--example``, the bundled judge it is
+    decided by (when this install has it); else None, the embedded default."""
+    if args.model is not None:
+        return str(args.model)
+    if args.example and EXAMPLE_JUDGE in judge_names():
+        return EXAMPLE_JUDGE
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     item = load_item(args)
+    model = model_for(args)
     responses = item.get("responses")
     if not isinstance(responses, list) or not responses:
         raise ValueError("responses must be a non-empty list (use --response twice).")
@@ -125,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             "template, or drop --meta-rm."
         )
     rm = RewardModel.load(
-        args.model,
+        model,
         engine=args.engine,
         template=None if pointwise else args.template,
         pointwise_template=args.template if pointwise else None,
@@ -143,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     out = result.summary()
     out["load_seconds"] = round(load_s, 2)
     out["engine"] = rm.engine.name
+    out["model"] = model or EMBEDDED
     if args.json:
         if args.chains:
             out["chains"] = [
@@ -190,5 +212,8 @@ def run(args: argparse.Namespace) -> int:
     if result.feedback:
         print(f"feedback: {result.feedback}")
     print(f"tokens: {result.prompt_tokens} prompt + {result.completion_tokens} completion")
-    print(f"time: {result.seconds:.1f} s judging, {load_s:.1f} s loading ({rm.engine.name})")
+    print(
+        f"time: {result.seconds:.1f} s judging, {load_s:.1f} s loading "
+        f"({model or EMBEDDED}, {rm.engine.name})"
+    )
     return 0

@@ -185,11 +185,16 @@ def _looks_like_judge_name(model: str) -> bool:
     return bool(difflib.get_close_matches(model, judge_names(), n=1, cutoff=0.8))
 
 
+#: The name of the embedded default model itself (the base every bundled judge adapts), for
+#: callers that name a model where None is not available, such as ``grm judge --model``.
+EMBEDDED = "embedded"
+
+
 def resolve_model(model: str | Path | None) -> str:
-    """What to load for ``model``: the default model's folder for None, a bundled judge's
-    merged folder for its name, a LoRA adapter folder's merged model (both merged on first
-    use), anything else unchanged."""
-    if model is None:
+    """What to load for ``model``: the default model's folder for None or ``"embedded"`` (when
+    no such folder exists), a bundled judge's merged folder for its name, a LoRA adapter
+    folder's merged model (both merged on first use), anything else unchanged."""
+    if model is None or (str(model) == EMBEDDED and not Path(EMBEDDED).exists()):
         from grm.default_model import default_model_path
 
         return str(default_model_path())
