@@ -68,7 +68,10 @@ def test_judge_example_prints_no_warning_lines_unless_verbose(default_model_path
     quiet = subprocess.run([*GRM, *args], capture_output=True, text=True, timeout=600)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout.strip()
-    assert not [ln for ln in quiet.stderr.splitlines() if "WARNING" in ln or "Warning" in ln]
+    # Only grm's own records may remain (here: the main job's bundled judge, cut at 16 tokens,
+    # is told to raise max_tokens); nothing from the libraries.
+    noise = [ln for ln in quiet.stderr.splitlines() if "WARNING" in ln or "Warning" in ln]
+    assert not [ln for ln in noise if not ln.startswith("WARNING grm.")], noise
     loud = subprocess.run([*GRM, *args, "--verbose"], capture_output=True, text=True, timeout=600)
     assert loud.returncode == 0, loud.stderr
     assert [ln for ln in loud.stderr.splitlines() if "WARNING" in ln or "INFO" in ln]
