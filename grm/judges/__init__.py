@@ -108,13 +108,19 @@ class BundledJudge:
 
     def digest(self, base: Path) -> str:
         """sha256 of the adapter files (in order) and the base they are merged into."""
-        h = hashlib.sha256(str(base.resolve()).encode())
-        for d in self.adapter_dirs():
-            for f in ADAPTER_FILES:
-                with (d / f).open("rb") as fh:
-                    while block := fh.read(1 << 20):
-                        h.update(block)
-        return h.hexdigest()
+        return adapters_digest(str(base.resolve()), self.adapter_dirs())
+
+
+def adapters_digest(base: str, adapters: list[Path]) -> str:
+    """sha256 of ``base`` (a path or hub id) and each adapter's files, in order: the merged
+    model's identity, so a changed adapter or base gets a fresh cache folder."""
+    h = hashlib.sha256(base.encode())
+    for d in adapters:
+        for f in ADAPTER_FILES:
+            with (d / f).open("rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+    return h.hexdigest()
 
 
 BUNDLED: Registry[BundledJudge] = Registry(
@@ -256,10 +262,7 @@ def adapter_path(directory: str | Path) -> Path:
         )
     from grm.default_model import cache_dir
 
-    h = hashlib.sha256(str(base).encode())
-    for f in ADAPTER_FILES:
-        h.update((directory / f).read_bytes())
-    digest = h.hexdigest()
+    digest = adapters_digest(str(base), [directory])
     dest = cache_dir() / "adapters" / f"{directory.parent.name}-{directory.name}-{digest[:16]}"
     return _merge_once(dest, base, [directory], None)
 
