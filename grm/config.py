@@ -71,6 +71,7 @@ DEFAULT_TIP_WORDS: tuple[str, ...] = (
     "But wait",
 )
 OnUnparsed = Literal["force", "abstain"]
+Forcing = Literal["inline", "pass"]
 Overlong = Literal["truncate", "error"]
 
 
@@ -91,6 +92,14 @@ class JudgeConfig:
     """'force': append the template's verdict prefix and read the verdict from next-token
     probabilities (greedy score list for pointwise); 'abstain': count the chain as an
     abstention."""
+    forcing: Forcing = "inline"
+    """How a pairwise chain that runs out of tokens is forced. 'inline': an engine that can
+    (vLLM) writes the verdict prefix into the chain while it is sampled, once only the prefix
+    and one token still fit under max_tokens, and reads the verdict there (no second pass;
+    such a chain reasons for max_tokens minus the prefix). 'pass': the chain keeps all
+    max_tokens and is forced in a second batched pass that continues its token ids from the
+    prefix cache. Chains an engine did not force in-line, pointwise ones, and chains under a
+    thinking budget (max_think_tokens) always take the pass."""
     aggregator: str | None = None
     """Registry name (see grm.aggregation); None: 'majority' pairwise, 'mean' pointwise."""
     position_balanced: bool = True
@@ -192,6 +201,8 @@ class JudgeConfig:
                 )
         if self.on_unparsed not in ("force", "abstain"):
             raise ValueError(f"on_unparsed must be 'force' or 'abstain', got {self.on_unparsed!r}.")
+        if self.forcing not in ("inline", "pass"):
+            raise ValueError(f"forcing must be 'inline' or 'pass', got {self.forcing!r}.")
         if self.overlong not in ("truncate", "error"):
             raise ValueError(f"overlong must be 'truncate' or 'error', got {self.overlong!r}.")
         if self.aggregator is not None:

@@ -70,6 +70,32 @@ def continue_ids(
     return TokenText(text, head + (codec.encode(rest) if rest else []))
 
 
+def inline_step(n: int, budget: int, prefix_len: int) -> int | None:
+    """In-line verdict forcing at output position ``n`` of a chain of at most ``budget``
+    tokens: None (sample freely), ``i < prefix_len`` (force the prefix's token ``i``) or
+    ``prefix_len`` (draw among the choice tokens only). Pure; the vLLM processor applies it.
+
+    Forcing starts at the last moment the prefix and one choice token still fit, as budget
+    forcing does in s1 (Muennighoff et al. 2025, arXiv:2501.19393): a chain that ends on its
+    own before then is never touched. With too small a budget (fewer free tokens than forced
+    ones, see :func:`inline_fits`) the caller leaves the chain alone.
+
+    >>> [inline_step(n, budget=8, prefix_len=3) for n in range(8)]
+    [None, None, None, None, 0, 1, 2, 3]
+    """
+    start = budget - prefix_len - 1
+    return None if n < start else n - start
+
+
+def inline_fits(budget: int, prefix_len: int) -> bool:
+    """Whether in-line forcing leaves a chain at least as many free tokens as it forces.
+
+    >>> inline_fits(12, 5), inline_fits(11, 5)
+    (True, False)
+    """
+    return budget >= 2 * (prefix_len + 1)
+
+
 def extend(head: str, more: str, codec: TokenCodec | None) -> str:
     """``head + more``, keeping ``head``'s token ids (and encoding ``more``) when it has them.
 

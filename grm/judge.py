@@ -18,10 +18,11 @@ import numpy as np
 
 from grm.aggregation import get_aggregator, position_stats
 from grm.config import JudgeConfig
-from grm.forcing import SequenceLogprobs, continue_ids, force_scores
+from grm.forcing import SequenceLogprobs
 from grm.inference.base import Engine, Generation, GenRequest, SamplingConfig, TokenCodec
 from grm.templates.base import Template
 from grm.types import Chain, JudgeRequest, Judgment, Result
+from grm.verdicts import ChoiceLogprobs, Pending, read_verdicts
 
 Order = tuple[int, ...]
 TRUNCATION_MARKER = "\n[... {n} characters truncated ...]\n"
@@ -139,29 +140,6 @@ def _to_original(template: Template, text: str, order: Order) -> tuple[Judgment 
     return None, None
 
 
-def forced_judgment(p_first: float) -> Judgment:
-    """The judgment of a forced pairwise verdict with P(original response 0) = ``p_first``.
-
-    ``p_first == 0.5`` exactly means the two choices got the same log-probability: the
-    verdict carries no information (a logprob floor gives it whenever neither choice is among
-    the engine's top log-probs), so it is a tie, not a vote for either response; counting it
-    for response 0 would look position-consistent in both orders and hide the bias.
-
-    >>> forced_judgment(0.5).tie, forced_judgment(0.7).winner, forced_judgment(0.2).winner
-    (True, 0, 1)
-    """
-    if p_first == 0.5:
-        return Judgment(tie=True, p_first=p_first)
-    return Judgment(winner=0 if p_first > 0.5 else 1, p_first=p_first)
-
-
-def _p_first(logps: Sequence[float], order: Order) -> float:
-    """P(original response 0) from the slot log-probabilities of a pairwise verdict."""
-    a, b = logps
-    p_slot0 = 1.0 / (1.0 + math.exp(min(b - a, 700.0)))
-    return p_slot0 if order[0] == 0 else 1.0 - p_slot0
-
-
 class EngineError(RuntimeError):
     """The engine failed during a batch. Finished work is kept, not lost.
 
@@ -201,15 +179,6 @@ class Generate:
     stage: ClassVar[str] = "sampling"
 
 
-@dataclass(frozen=True)
-class ChoiceLogprobs:
-    """Engine operation: ``engine.choice_logprobs(prompts, choices)`` -> ``list[list[float]]``."""
-
-    prompts: list[str]
-    choices: tuple[str, ...]
-    stage: ClassVar[str] = "forcing verdicts"
-
-
 #: What a step generator asks its runner to do with the engine.
 EngineOp = Generate | ChoiceLogprobs | SequenceLogprobs
 
@@ -245,21 +214,6 @@ class WaveFailed(Exception):
         self.prompt_tokens = prompt_tokens
 
 
-@dataclass
-class _Pending:
-    prep: Prepared
-    order: Order
-    text: str
-    tokens: int
-    finish: str | None
-    judgment: Judgment | None
-    choice_start: int | None
-    budget_hit: bool = False
-    forced: bool = False
-    prompt_ids: tuple[int, ...] | None = None
-    chain_ids: tuple[int, ...] | None = None
-
-
 def wave_steps(
     engine: Engine,
     template: Template,
@@ -290,6 +244,14 @@ def wave_steps(
     temperature = template.default_temperature if cfg.temperature is None else cfg.temperature
     # A thinking budget caps the sampled part; the verdict is then forced after it.
     budget = cfg.max_think_tokens
+    # In-line forcing: an engine that can writes the verdict prefix into a chain about to
+    # run out of tokens and reads the verdict there (SamplingConfig.verdict_prefix).
+    inline = (
+        template.kind == "pairwise"
+        and cfg.on_unparsed == "force"
+        and cfg.forcing == "inline"
+        and budget is None
+    )
     sampling = SamplingConfig(
         temperature,
         cfg.top_p,
@@ -298,6 +260,8 @@ def wave_steps(
         tip_alpha=cfg.tip_alpha,
         tip_beta=cfg.tip_beta,
         tip_words=cfg.tip_words,
+        verdict_prefix="\n" + template.verdict_prefix if inline else "",
+        verdict_choices=tuple(template.choices) if inline else (),
     )
     generations: list[Generation] = []
     if gen_reqs:
@@ -311,7 +275,7 @@ def wave_steps(
             "requests; Engine.generate must return one per request."
         )
 
-    pending: list[list[_Pending]] = [[] for _ in preps]
+    pending: list[list[Pending]] = [[] for _ in preps]
     prompt_tokens = [0] * len(preps)
     for (i, order), gen in zip(owners, generations, strict=True):
         prompt_tokens[i] += gen.prompt_tokens
@@ -319,7 +283,7 @@ def wave_steps(
             judgment, start = _to_original(template, c.text, order)
             hit = budget is not None and c.finish_reason == "length"
             pending[i].append(
-                _Pending(
+                Pending(
                     preps[i],
                     order,
                     c.text,
@@ -330,12 +294,13 @@ def wave_steps(
                     hit,
                     prompt_ids=gen.prompt_token_ids,
                     chain_ids=c.token_ids,
+                    inline=c.verdict_logprobs,
                 )
             )
     flat = [p for per in pending for p in per]
     codec = engine if isinstance(engine, TokenCodec) else None
     try:
-        yield from _read_verdicts(template, flat, cfg, codec)
+        yield from read_verdicts(template, flat, cfg, codec)
     except EngineCallFailed as failure:
         # The sampled chains are finished work: keep them (unforced ones abstain).
         raise WaveFailed(
@@ -344,7 +309,7 @@ def wave_steps(
     return _chains(template, pending), prompt_tokens
 
 
-def _chains(template: Template, pending: Sequence[Sequence[_Pending]]) -> list[list[Chain]]:
+def _chains(template: Template, pending: Sequence[Sequence[Pending]]) -> list[list[Chain]]:
     return [
         [
             Chain(
@@ -361,75 +326,6 @@ def _chains(template: Template, pending: Sequence[Sequence[_Pending]]) -> list[l
         ]
         for per in pending
     ]
-
-
-def _head(p: _Pending, keep: int, suffix: str, codec: TokenCodec | None) -> str:
-    """The chain's prompt + ``p.text[:keep] + suffix``, with token ids where known."""
-    base = p.prep.prompts[p.order]
-    return continue_ids(base, p.prompt_ids, p.text, p.chain_ids, keep, suffix, codec)
-
-
-def _read_verdicts(
-    template: Template, flat: Sequence[_Pending], cfg: JudgeConfig, codec: TokenCodec | None
-) -> Generator[EngineOp, Any, None]:
-    """Force unparsed chains and read verdict probabilities: at most one call per kind.
-
-    With the engine's own tokenizer (``codec``) and the sampled ids, each prompt continues
-    the sampled ids (see :func:`grm.forcing.continue_ids`), so the prefix cache covers it.
-    """
-    force = cfg.on_unparsed == "force"
-    if template.kind == "pairwise":
-        probe: list[tuple[_Pending, str]] = []
-        for p in flat:
-            if p.judgment is None and (force or p.budget_hit):
-                probe.append((p, _head(p, *_closing(template, p.text), codec)))
-            elif p.judgment is not None and cfg.verdict_probs and p.choice_start is not None:
-                probe.append((p, _head(p, p.choice_start, "", codec)))
-        if not probe:
-            return
-        logps = yield ChoiceLogprobs([t for _, t in probe], tuple(template.choices))
-        for (p, _), lp in zip(probe, logps, strict=True):
-            p_first = _p_first(lp, p.order)
-            if p.judgment is None:
-                p.forced = True
-                p.judgment = forced_judgment(p_first)
-            else:
-                p.judgment = Judgment(winner=p.judgment.winner, p_first=p_first)
-        return
-    todo = [p for p in flat if p.judgment is None and (force or p.budget_hit)]
-    if todo:
-        yield from _force_scores(template, todo, codec)
-
-
-def _closing(template: Template, text: str) -> tuple[int, str]:
-    """How a cut chain is closed with the template's verdict prefix (J1's closes
-    ``</think>``): the characters of ``text`` kept, and the text appended after them.
-
-    A chain cut inside the verdict prefix itself ("... Final verdict: [") is closed there
-    rather than given a second prefix.
-    """
-    body = text.rstrip()
-    prefix = template.verdict_prefix
-    for cut in range(len(prefix), 3, -1):
-        head = prefix[:cut].rstrip()
-        if len(head.strip()) >= 4 and body.endswith(head):
-            return len(body) - len(head), prefix
-    return len(body), "\n" + prefix
-
-
-def _force_scores(
-    template: Template, todo: Sequence[_Pending], codec: TokenCodec | None
-) -> Generator[EngineOp, Any, None]:
-    """Forced pointwise verdict over the whole score range (see :mod:`grm.forcing`)."""
-    n = len(todo[0].order)
-    heads = [_head(p, *_closing(template, p.text), codec) for p in todo]
-    chosen = yield from force_scores(template, heads, n, codec)
-    for p, got in zip(todo, chosen, strict=True):
-        scores = [0.0] * n
-        for slot, s in enumerate(got):
-            scores[p.order[slot]] = float(s)
-        p.forced = True
-        p.judgment = Judgment(scores=tuple(scores))
 
 
 def aggregate(

@@ -36,6 +36,14 @@ class SamplingConfig:
     the chain start)."""
     tip_words: tuple[str, ...] = ()
     """TIP switch words; each engine turns them into token ids for its tokenizer."""
+    verdict_prefix: str = ""
+    """In-line verdict forcing, with ``verdict_choices``; empty: off. An engine that can
+    (vLLM) writes this prefix into every chain still running when only the prefix's tokens
+    and one more fit under ``max_tokens``, and reads the choices' exact log-probabilities at
+    that last token (:attr:`Completion.verdict_logprobs`), so a cut chain needs no second
+    pass. Engines without it ignore both fields; the driver forces those chains apart."""
+    verdict_choices: tuple[str, ...] = ()
+    """The verdict's choice strings ("A", "B"), read after ``verdict_prefix``."""
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -48,6 +56,11 @@ class SamplingConfig:
             raise ValueError(
                 f"tip_alpha and tip_beta must be >= 0, got {self.tip_alpha} and "
                 f"{self.tip_beta}; set tip_alpha=0 to turn the penalty off."
+            )
+        if bool(self.verdict_prefix) != bool(self.verdict_choices):
+            raise ValueError(
+                "verdict_prefix and verdict_choices go together (in-line verdict forcing), "
+                f"got {self.verdict_prefix!r} and {self.verdict_choices!r}; set both or neither."
             )
 
     @property
@@ -72,6 +85,10 @@ class Completion:
     token_ids: tuple[int, ...] | None = None
     """The chain's token ids exactly as sampled (special tokens included); None where the
     engine cannot give them (a remote server). A forced verdict continues these ids."""
+    verdict_logprobs: tuple[float, ...] | None = None
+    """Where the engine forced the verdict in-line (``SamplingConfig.verdict_prefix``): the
+    choices' log-probabilities after the prefix, in ``verdict_choices`` order. ``text`` and
+    ``token_ids`` then end with the prefix, without the choice token drawn there."""
 
 
 @dataclass(frozen=True)

@@ -121,16 +121,14 @@ class AsyncVLLMEngine(ChatTokenizer):
     ) -> list[Generation]:
         from vllm.sampling_params import RequestOutputKind
 
+        params = [
+            sampling_params(self, r.n, sampling, output_kind=RequestOutputKind.FINAL_ONLY)
+            for r in requests
+        ]
         outs = await asyncio.gather(
-            *(
-                self._one(
-                    r.prompt,
-                    sampling_params(self, r.n, sampling, output_kind=RequestOutputKind.FINAL_ONLY),
-                )
-                for r in requests
-            )
+            *(self._one(r.prompt, p) for r, p in zip(requests, params, strict=True))
         )
-        return [to_generation(o) for o in outs]
+        return [to_generation(o, p) for o, p in zip(outs, params, strict=True)]
 
     async def _final(self, item: Any, params: Any) -> Any:
         """One vLLM request on token ids; its final output."""

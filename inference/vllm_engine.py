@@ -129,47 +129,91 @@ def engine_args(model: str, config: VLLMEngineConfig) -> dict[str, Any]:
         del args["block_size"]
     if config.max_model_len is not None:
         args["max_model_len"] = config.max_model_len
-    # The TIP thought-switch penalty; a no-op for requests that do not ask for it.
+    # The TIP thought-switch penalty and in-line verdict forcing; no-ops for requests that
+    # do not ask for them.
+    from grm.inference.vllm_force import FORCE_PROCESSOR_FQCN
     from grm.inference.vllm_tip import TIP_PROCESSOR_FQCN
 
-    args["logits_processors"] = [TIP_PROCESSOR_FQCN]
+    args["logits_processors"] = [TIP_PROCESSOR_FQCN, FORCE_PROCESSOR_FQCN]
     args.update(config.extra)
     return args
 
 
 def sampling_params(engine: ChatTokenizer, n: int, sampling: SamplingConfig, **kw: Any) -> Any:
-    """vLLM ``SamplingParams`` for ``n`` chains (with the TIP penalty when it is on)."""
+    """vLLM ``SamplingParams`` for ``n`` chains (with the TIP penalty when it is on, and
+    in-line verdict forcing when the sampling config asks for it and it fits)."""
     from vllm import SamplingParams
 
-    extra_args = None
+    extra_args: dict[str, Any] = {}
     if sampling.tip_on:
         from grm.inference.tip import switch_token_ids
         from grm.inference.vllm_tip import tip_extra_args
 
         ids = switch_token_ids(engine.encode, sampling.tip_words)
-        extra_args = tip_extra_args(ids, sampling.tip_alpha, sampling.tip_beta)
+        extra_args.update(tip_extra_args(ids, sampling.tip_alpha, sampling.tip_beta))
+    if sampling.verdict_prefix:
+        from grm.inference.vllm_force import force_extra_args
+
+        from grm.forcing import inline_fits
+
+        prefix = engine.encode(sampling.verdict_prefix)
+        if inline_fits(sampling.max_tokens, len(prefix)):
+            choices = choice_token_ids(
+                engine.encode, sampling.verdict_prefix, sampling.verdict_choices
+            )
+            extra_args.update(force_extra_args(sampling.max_tokens, prefix, choices))
+            # Exact log-probabilities of the choice ids at every step (read at the last).
+            kw.setdefault("logprob_token_ids", choices)
     return SamplingParams(
         n=n,
         temperature=sampling.temperature,
         top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
         max_tokens=sampling.max_tokens,
         seed=per_request_seed(sampling.seed, getattr(engine, "cpu", True)),
-        extra_args=extra_args,
+        extra_args=extra_args or None,
         **kw,
     )
 
 
-def to_generation(out: Any) -> Generation:
+def to_generation(out: Any, params: Any = None) -> Generation:
     """A vLLM ``RequestOutput`` as a :class:`Generation`, token ids included (a forced
-    verdict continues them; see :func:`grm.forcing.continue_ids`)."""
+    verdict continues them; see :func:`grm.forcing.continue_ids`). With the ``params`` it was
+    sampled under, a chain forced in-line carries its choices' log-probabilities."""
+    from grm.inference.vllm_force import FORCE_KEY
+
     ids = tuple(out.prompt_token_ids or ())
+    spec = (getattr(params, "extra_args", None) or {}).get(FORCE_KEY)
     return Generation(
         prompt_tokens=len(ids),
-        completions=[
-            Completion(c.text, len(c.token_ids), c.finish_reason, tuple(c.token_ids))
-            for c in out.outputs
-        ],
+        completions=[_completion(c, spec) for c in out.outputs],
         prompt_token_ids=ids,
+    )
+
+
+def _completion(c: Any, spec: dict[str, Any] | None) -> Completion:
+    token_ids = tuple(c.token_ids)
+    if spec is None or not (
+        c.finish_reason == "length"
+        and len(token_ids) == spec["budget"]
+        and list(token_ids[-len(spec["prefix"]) - 1 : -1]) == spec["prefix"]
+        and c.logprobs
+    ):
+        return Completion(c.text, len(token_ids), c.finish_reason, token_ids)
+    last = c.logprobs[-1]
+    missing = [t for t in spec["choices"] if t not in last]
+    if missing:
+        raise RuntimeError(
+            f"vLLM returned no log-probability for token ids {missing}; this vLLM "
+            "does not honour logprob_token_ids (upgrade vLLM)."
+        )
+    drawn = last[token_ids[-1]].decoded_token if token_ids[-1] in last else None
+    text = c.text[: -len(drawn)] if drawn and c.text.endswith(drawn) else c.text
+    return Completion(
+        text,
+        len(token_ids),
+        c.finish_reason,
+        token_ids[:-1],
+        verdict_logprobs=tuple(float(last[t].logprob) for t in spec["choices"]),
     )
 
 
@@ -202,7 +246,7 @@ class VLLMEngine(ChatTokenizer):
             self._prompts([r.prompt for r in requests]), params, use_tqdm=False
         )
         self._count("generate", outputs)
-        return [to_generation(out) for out in outputs]
+        return [to_generation(out, p) for out, p in zip(outputs, params, strict=True)]
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
         """Exact log-probabilities of the choice tokens after one greedy step, read with

@@ -345,6 +345,13 @@ def main() -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--forcing",
+        choices=["inline", "pass"],
+        default="inline",
+        help="how cut chains are forced (JudgeConfig.forcing); the runs in docs/benchmarks.md "
+        "dated before in-line forcing used the pass",
+    )
+    p.add_argument(
         "--engine-option", action="append", default=[], help="KEY=JSON, passed to the engine"
     )
     p.add_argument("--json", default=None)
@@ -369,6 +376,7 @@ def main() -> None:
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             seed=args.seed,
+            forcing=args.forcing,
             engine_options={
                 k: json.loads(v) for k, v in (o.split("=", 1) for o in args.engine_option)
             },

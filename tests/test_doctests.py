@@ -13,6 +13,8 @@ MODULES = [
     "grm.attacks",
     "grm.templates.base",
     "grm.judge",
+    "grm.verdicts",
+    "grm.forcing",
     "grm.meta",
     "grm.jobs.ids",
     "grm.progress",

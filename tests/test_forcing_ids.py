@@ -27,8 +27,9 @@ from grm.inference.base import (
 from grm import JudgeConfig, JudgeRequest
 from grm.driver import run
 from grm.forcing import continue_ids, extend
-from grm.judge import ChoiceLogprobs, Generate, _closing, prepare, wave_steps
+from grm.judge import ChoiceLogprobs, Generate, prepare, wave_steps
 from grm.templates import get_template
+from grm.verdicts import closing
 
 PROMPT = "<|im_start|>user\nWhich is right?<|im_end|>\n<|im_start|>assistant\n"
 
@@ -79,7 +80,7 @@ def test_trailing_whitespace_and_end_of_turn_ids_are_dropped_as_the_text_drops_t
     chain = body + "\n\n"
     eos = codec.encode("<|im_end|>")
     c_ids = codec.encode(chain) + eos  # a stopped chain ends with its end-of-turn id
-    keep, suffix = _closing(template, chain)
+    keep, suffix = closing(template, chain)
     assert keep == len(body)
     got = continue_ids(PROMPT, codec.encode(PROMPT), chain, c_ids, keep, suffix, codec)
     assert got == PROMPT + body + "\n" + template.verdict_prefix
@@ -92,7 +93,7 @@ def test_trailing_whitespace_and_end_of_turn_ids_are_dropped_as_the_text_drops_t
 def test_a_chain_cut_inside_the_verdict_prefix_is_closed_there(codec: TokenCodec) -> None:
     template = get_template("default")
     chain = "A is right.\nFinal verdict: ["
-    keep, suffix = _closing(template, chain)
+    keep, suffix = closing(template, chain)
     got = continue_ids(
         PROMPT, codec.encode(PROMPT), chain, codec.encode(chain), keep, suffix, codec
     )
@@ -164,7 +165,7 @@ def test_the_forced_pass_of_a_wave_sends_prompt_chain_and_prefix_ids(
     assert len(forced) == 1 and len(forced[0].prompts) == 3
     base = prep.prompts[(0, 1)]
     for chain, sent in zip(chains, forced[0].prompts, strict=True):
-        keep, suffix = _closing(template, chain)
+        keep, suffix = closing(template, chain)
         assert sent == base + chain[:keep] + suffix  # the text path's string
         assert isinstance(sent, TokenText)
         head = engine.encode(base) + engine.encode(chain[:keep])

