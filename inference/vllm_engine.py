@@ -200,12 +200,7 @@ def _completion(c: Any, spec: dict[str, Any] | None) -> Completion:
     ):
         return Completion(c.text, len(token_ids), c.finish_reason, token_ids)
     last = c.logprobs[-1]
-    missing = [t for t in spec["choices"] if t not in last]
-    if missing:
-        raise RuntimeError(
-            f"vLLM returned no log-probability for token ids {missing}; this vLLM "
-            "does not honour logprob_token_ids (upgrade vLLM)."
-        )
+    verdict = _read_ids(last, spec["choices"])
     drawn = last[token_ids[-1]].decoded_token if token_ids[-1] in last else None
     text = c.text[: -len(drawn)] if drawn and c.text.endswith(drawn) else c.text
     return Completion(
@@ -213,7 +208,7 @@ def _completion(c: Any, spec: dict[str, Any] | None) -> Completion:
         len(token_ids),
         c.finish_reason,
         token_ids[:-1],
-        verdict_logprobs=tuple(float(last[t].logprob) for t in spec["choices"]),
+        verdict_logprobs=tuple(verdict),
     )
 
 
@@ -314,17 +309,21 @@ def choice_ids_and_params(
 
 def choice_values(id_lists: Sequence[Sequence[int]], outputs: Sequence[Any]) -> list[list[float]]:
     """The requested ids' log-probabilities from each one-step output."""
-    result = []
-    for ids, out in zip(id_lists, outputs, strict=True):
-        step = out.outputs[0].logprobs[0] if out.outputs[0].logprobs else {}
-        missing = [t for t in ids if t not in step]
-        if missing:
-            raise RuntimeError(
-                f"vLLM returned no log-probability for token ids {missing}; this vLLM "
-                "does not honour logprob_token_ids (upgrade vLLM)."
-            )
-        result.append([float(step[t].logprob) for t in ids])
-    return result
+    return [
+        _read_ids(out.outputs[0].logprobs[0] if out.outputs[0].logprobs else {}, ids)
+        for ids, out in zip(id_lists, outputs, strict=True)
+    ]
+
+
+def _read_ids(step: dict[int, Any], ids: Sequence[int]) -> list[float]:
+    """The log-probabilities of ``ids`` in one step's ``logprob_token_ids`` output."""
+    missing = [t for t in ids if t not in step]
+    if missing:
+        raise RuntimeError(
+            f"vLLM returned no log-probability for token ids {missing}; this vLLM "
+            "does not honour logprob_token_ids (upgrade vLLM)."
+        )
+    return [float(step[t].logprob) for t in ids]
 
 
 def candidate_items(
