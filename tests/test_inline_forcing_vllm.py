@@ -77,21 +77,25 @@ def test_cut_chains_are_forced_inline_and_read_as_the_pass_reads_them(vllm_engin
     cut = [
         (g, c, ch) for (g, c), ch in zip(pairs, flat, strict=True) if c.finish_reason == "length"
     ]
-    assert len(cut) >= 6, len(cut)  # 24 tokens rarely hold the base model's whole answer
-    for _gen, comp, chain in cut:
-        # the chain ends with the forced prefix; the choice token drawn after it is dropped
+    assert len(cut) >= 6, len(cut)  # 24 tokens seldom hold the base model's whole answer
+    for _gen, comp, _chain in cut:
+        # every chain cut at the budget ends with the forced prefix; the choice token drawn
+        # after it is dropped
         assert comp.verdict_logprobs is not None and len(comp.verdict_logprobs) == 2
         assert comp.tokens == cfg.max_tokens and len(comp.token_ids) == cfg.max_tokens - 1
         assert list(comp.token_ids[-len(prefix_ids) :]) == prefix_ids
         assert comp.text.endswith("Final verdict: [[")
-        # ... and is a forced chain whose kept text stops before the prefix
-        assert chain.forced and chain.judgment.p_first is not None
+    # those without a verdict of their own (the base model seldom writes one) are forced
+    # chains whose kept text stops before the prefix
+    inline = [(g, c, ch) for g, c, ch in cut if ch.forced]
+    assert len(inline) >= 5, len(inline)
+    for _gen, comp, chain in inline:
+        assert chain.judgment.p_first is not None
         assert comp.text.startswith(chain.text)
         assert len(chain.text) <= len(comp.text) - len("Final verdict: [[")
     # no chain that was forced in-line went through the separate pass
     probed = sum(len(op.prompts) for op in ops if isinstance(op, ChoiceLogprobs))
-    forced = sum(c.forced for c in flat)
-    assert probed == forced - len(cut)
+    assert probed == sum(c.forced for c in flat) - len(inline)
     # the in-line read equals the pass's exact read on the same ids (prompt + chain + prefix)
     heads = [
         TokenText(
@@ -102,20 +106,33 @@ def test_cut_chains_are_forced_inline_and_read_as_the_pass_reads_them(vllm_engin
     ]
     read = engine.choice_logprobs(heads, tuple(template.choices))
     for (_, comp, _), want in zip(cut, read, strict=True):
-        assert comp.verdict_logprobs == pytest.approx(want, abs=0.05)
+        # bfloat16 on CPU: a decode step and a prefill round differently
+        assert comp.verdict_logprobs == pytest.approx(want, abs=0.1)
 
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_reward_model_inline_forcing_skips_the_pass_for_cut_chains(vllm_engine: Any) -> None:
+def test_reward_model_inline_forcing_skips_the_pass_for_cut_chains(
+    vllm_engine: Any, monkeypatch: Any
+) -> None:
     rm = RewardModel(vllm_engine, config=JudgeConfig(max_tokens=24))
-    spent = {}
+    probed: list[str] = []
+    real = vllm_engine.choice_logprobs
+
+    def counted(prompts: Any, choices: Any) -> Any:
+        probed.extend(prompts)
+        return real(prompts, choices)
+
+    monkeypatch.setattr(vllm_engine, "choice_logprobs", counted)
     for forcing in ("inline", "pass"):
-        before = vllm_engine.stats()["choice_prompt_tokens"]
+        probed.clear()
         res = rm.compare_batch(REQUESTS, k=4, forcing=forcing)
-        spent[forcing] = vllm_engine.stats()["choice_prompt_tokens"] - before
-        cut = [c for r in res for c in r.chains if c.finish_reason == "length"]
-        assert len(cut) >= 4 and all(c.forced for c in cut)
+        chains = [c for r in res for c in r.chains]
+        cut = [c for c in chains if c.finish_reason == "length" and c.forced]
+        assert len(cut) >= 3, len(cut)
         assert all(r.abstentions == 0 for r in res)  # every chain has a verdict
-    # the pass prefills every forced chain again; in-line only the few that stopped unparsed
-    assert spent["inline"] < spent["pass"], spent
+        # the pass prefills every forced chain again; in-line only those that stopped
+        # unparsed before the budget
+        assert len(probed) == sum(c.forced for c in chains) - (
+            len(cut) if forcing == "inline" else 0
+        )
