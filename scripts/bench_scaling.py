@@ -347,9 +347,8 @@ def main() -> None:
     p.add_argument(
         "--forcing",
         choices=["inline", "pass"],
-        default="inline",
-        help="how cut chains are forced (JudgeConfig.forcing); the runs in docs/benchmarks.md "
-        "dated before in-line forcing used the pass",
+        default="pass",
+        help="how cut chains are forced (JudgeConfig.forcing)",
     )
     p.add_argument(
         "--engine-option", action="append", default=[], help="KEY=JSON, passed to the engine"

