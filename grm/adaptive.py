@@ -22,8 +22,12 @@ over the top ``k_meta`` chains is the caller's (:func:`grm.meta.apply_meta`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from grm.config import JudgeConfig
+from grm.stopping import decide
 from grm.templates.base import Template
+from grm.types import Judgment
 
 
 def default_rule(template: Template, cfg: JudgeConfig) -> str:
@@ -56,3 +60,38 @@ def allocate(
             grant[i] = take
             left -= take
     return grant
+
+
+def replay_prefix(
+    judgments: Sequence[Judgment],
+    n_responses: int,
+    rule: str,
+    wave_size: int,
+    confidence: float,
+    max_k: int,
+) -> int:
+    """How many of ``judgments`` (one request's chains, in the order the waves would draw
+    them) ``k="auto"`` would have used under ``rule``: the same waves and checks as
+    :class:`grm.driver.WaveDriver` without a batch budget (pure).
+
+    It replays stopping rules on the chains of one fixed-k run, so every rule and setting is
+    compared on the same chains (scripts/bench_scaling.py, scripts/replay_adaptive.py).
+
+    >>> a, b = Judgment(winner=0), Judgment(winner=1)
+    >>> replay_prefix([a, a, b, a], 2, "sprt", 2, 0.8, 4)  # 2-0 after the first wave
+    2
+    >>> replay_prefix([a, b, a, a, b, b], 2, "sprt", 2, 0.8, 6)  # 1-1, then 3-1
+    4
+    >>> replay_prefix([a, b] * 3, 2, "sprt", 2, 0.8, 6)  # never settled: max_k
+    6
+    """
+    if wave_size < 1 or max_k < 1:
+        raise ValueError(f"wave_size and max_k must be >= 1, got {wave_size} and {max_k}.")
+    if len(judgments) < max_k:
+        raise ValueError(f"replay needs max_k={max_k} judgments, got {len(judgments)}.")
+    m = min(wave_size, max_k)
+    while m < max_k:
+        if decide(rule, judgments[:m], n_responses, confidence, max_k).stop:
+            break
+        m = min(m + wave_size, max_k)
+    return m

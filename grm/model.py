@@ -166,8 +166,8 @@ class RewardModel:
         pair_tpl, point_tpl = choose_templates(model, template, pointwise_template)
         config = {k: v for k, v in config.items() if v is not UNSET}
         card = judge_card(model)
-        if card is not None:  # the judge's own decoding defaults; explicit options win
-            config = {**card.get("decoding", {}), **config}
+        if card is not None:  # the judge's own decoding and k="auto" defaults; explicit win
+            config = {**card.get("decoding", {}), **card.get("adaptive", {}), **config}
         JudgeConfig.from_options(**config)  # fail on bad options before a slow model load
         name = resolve_engine_name(engine)
         logger.info("Loading %s with the %s engine", model, name)

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from grm import JudgeConfig, JudgeRequest, RewardModel
+from grm.adaptive import replay_prefix
 from grm.aggregation import majority_vote
 from grm.eval_metrics import rb_score
 from grm.judge import plan_orders
-from grm.stopping import decide, stopping_rule_names
+from grm.stopping import stopping_rule_names
 from grm.types import Chain, Result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,11 +74,9 @@ def plan_ordered(result: Result, index: int, cfg: JudgeConfig) -> list[Chain]:
 
 def replay(chains: list[Chain], rule: str, cfg: JudgeConfig) -> list[Chain]:
     """The prefix of ``chains`` adaptive k would have sampled under ``rule``."""
-    m = min(cfg.wave_size, cfg.max_k)
-    while m < cfg.max_k:
-        if decide(rule, [c.judgment for c in chains[:m]], 2, cfg.confidence, cfg.max_k).stop:
-            break
-        m = min(m + cfg.wave_size, cfg.max_k)
+    m = replay_prefix(
+        [c.judgment for c in chains], 2, rule, cfg.wave_size, cfg.confidence, cfg.max_k
+    )
     return chains[:m]
 
 

@@ -39,14 +39,18 @@ JUDGEBENCH = ROOT.parent / "shared" / "data" / "judgebench-gpt4o.jsonl"
 KINDS = ("arithmetic", "counting", "ordering", "units", "dates", "code")
 
 
-def suite(kinds: list[str], per_kind: int, tier: str) -> list[tuple[Any, int, str]]:
+def suite(
+    kinds: list[str], per_kind: int, tier: str, offset: int = 0
+) -> list[tuple[Any, int, str]]:
     from grm.training.tasks import TaskConfig, make_tasks
 
     from grm import JudgeRequest
 
     items = []
     for kind in kinds:
-        rows = make_tasks(TaskConfig(tasks=(kind,), tier=tier, seed=0), "eval", per_kind)
+        # One seeded stream per kind: the first ``offset`` pairs are those of a smaller run.
+        cfg = TaskConfig(tasks=(kind,), tier=tier, seed=0)
+        rows = make_tasks(cfg, "eval", offset + per_kind)[offset:]
         items += [
             (JudgeRequest(r["prompt"], tuple(r["responses"])), r["preferred"], kind) for r in rows
         ]
@@ -99,12 +103,13 @@ def chain_stats(chains: list, labels: list[int]) -> dict[str, float]:
 
 
 def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
-    from bench_adaptive import plan_ordered, replay
+    from bench_adaptive import plan_ordered
+    from replay_adaptive import cheapest_within, replay_rules
 
     from grm.aggregation import majority_vote
     from grm.eval_metrics import ChainRecord, ks_up_to, rb_score
     from grm.evaluation import record_winner
-    from grm.stopping import stopping_rule_names
+    from grm.scaling_metrics import bootstrap_interval, paired_difference_interval
 
     reqs = [r for r, _, _ in items]
     labels = [y for _, y, _ in items]
@@ -148,44 +153,20 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
         out["by_kind"][kind] = {**curve(sub_c, sub_y, ks, args.seed), **chain_stats(sub_c, sub_y)}
 
     # Stopping rules replayed on the same chains, wave by wave in plan order.
-    from grm.scaling_metrics import bootstrap_interval
-
-    full = args.max_k * len(items)
-    out["replayed"] = []
-    for wave in args.waves:
-        for conf in args.confidences:
-            rcfg = cfg.with_(wave_size=wave, confidence=conf)
-            for rule in stopping_rule_names():
-                if rule == "fixed":
-                    continue
-                cut = [replay(ch, rule, rcfg) for ch in ordered]
-                acc = [
-                    rb_score(majority_vote([c.judgment for c in ch], 2).winner, y)
-                    for ch, y in zip(cut, labels, strict=True)
-                ]
-                lo_, hi_ = bootstrap_interval(acc, seed=args.seed)
-                used = sum(len(c) for c in cut)
-                out["replayed"].append(
-                    {
-                        "rule": rule,
-                        "wave_size": wave,
-                        "confidence": conf,
-                        "accuracy": sum(acc) / len(acc),
-                        "low": lo_,
-                        "high": hi_,
-                        "chains": used,
-                        "share": used / full,
-                    }
-                )
+    out["replayed"] = replay_rules(
+        [[c.judgment for c in ch] for ch in ordered],
+        labels,
+        args.waves,
+        args.confidences,
+        args.max_k,
+        args.seed,
+    )
     auto_rule = args.auto_rule
     if auto_rule == "best" and out["replayed"]:
         # The cheapest replayed rule within 0.5 points of fixed max_k, else the most accurate.
         top = out["overall"]["points"][-1]["accuracy"]
-        near = [r for r in out["replayed"] if r["accuracy"] >= top - 0.005]
-        pick = (
-            min(near, key=lambda r: r["share"])
-            if near
-            else max(out["replayed"], key=lambda r: r["accuracy"])
+        pick = cheapest_within(out["replayed"], top) or max(
+            out["replayed"], key=lambda r: r["accuracy"]
         )
         auto_rule = f"{pick['rule']}:{pick['wave_size']}:{pick['confidence']}"
     if auto_rule and auto_rule != "best":
@@ -201,6 +182,12 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
         )
         acc = [rb_score(r.winner, y) for r, y in zip(auto, labels, strict=True)]
         lo_, hi_ = bootstrap_interval(acc, seed=args.seed)
+        # Against the fixed run's k=max_k votes on the same pairs (two independent samples).
+        fixed = [
+            rb_score(majority_vote([c.judgment for c in ch], 2).winner, y)
+            for ch, y in zip(ordered, labels, strict=True)
+        ]
+        d, dlo, dhi = paired_difference_interval(acc, fixed, seed=args.seed)
         used = sum(r.k_used for r in auto)
         out["auto_run"] = {
             "rule": rule,
@@ -209,8 +196,9 @@ def judge_set(rm: Any, items: list, args: argparse.Namespace) -> dict[str, Any]:
             "accuracy": sum(acc) / len(acc),
             "low": lo_,
             "high": hi_,
+            "minus_max_k": {"diff": d, "low": dlo, "high": dhi},
             "chains": used,
-            "share": used / full,
+            "share": used / (args.max_k * len(items)),
             "seconds": time.perf_counter() - t0,
         }
     return out
@@ -282,13 +270,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ]
         ax1.errorbar(ks, acc, yerr=err, fmt="o-", capsize=3, color=f"C{ji}", label=judge)
         ax2.plot(ks, acc, "o-", color=f"C{ji}", label=f"{judge}: fixed k")
-        for mi, r in enumerate(s.get("replayed", [])):
+        front = pareto_front(s.get("replayed", []))
+        if front:
             ax2.plot(
-                r["share"] * ks[-1],
-                100 * r["accuracy"],
-                "xv^sdP"[mi % 6],
+                [r["share"] * ks[-1] for r in front],
+                [100 * r["accuracy"] for r in front],
+                "x--",
                 color=f"C{ji}",
-                alpha=0.5,
+                alpha=0.6,
+                label=f"{judge}: k=auto, best replayed rules",
             )
         if "auto_run" in s:
             r = s["auto_run"]
@@ -307,11 +297,20 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax1.set_xlabel("k (chains per pair)")
     ax1.set_title(f"Held-out suite, n={_first_set_n(report)}: 95% bootstrap intervals")
     ax2.set_xlabel("chains per pair (mean)")
-    ax2.set_title("Adaptive k (replayed rules, markers) vs fixed k")
+    ax2.set_title("Adaptive k (replayed rules' Pareto front) vs fixed k")
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The replayed settings no other setting beats on both chains and accuracy, by share."""
+    front: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (r["share"], -r["accuracy"])):
+        if not front or r["accuracy"] > front[-1]["accuracy"]:
+            front.append(r)
+    return front
 
 
 def _first_set_n(report: dict[str, Any]) -> int:
@@ -335,8 +334,9 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--engine", default="vllm")
     p.add_argument("--batch-size", type=int, default=60, help="pairs per engine call")
-    p.add_argument("--waves", type=int, nargs="+", default=[2, 4])
-    p.add_argument("--confidences", type=float, nargs="+", default=[0.9, 0.95])
+    p.add_argument("--offset", type=int, default=0, help="skip this many pairs per kind")
+    p.add_argument("--waves", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--confidences", type=float, nargs="+", default=[0.8, 0.9, 0.95])
     p.add_argument(
         "--auto-rule",
         default=None,
@@ -357,7 +357,9 @@ def main() -> None:
     p.add_argument("--plot", default=None)
     args = p.parse_args()
 
-    sets = {"suite": suite(args.kinds, args.per_kind, args.tier)} if args.per_kind else {}
+    sets = {}
+    if args.per_kind:
+        sets["suite"] = suite(args.kinds, args.per_kind, args.tier, args.offset)
     if args.judgebench:
         sets["judgebench"] = judgebench(args.judgebench)
     report: dict[str, Any] = {

@@ -168,3 +168,52 @@ def test_cli_k_accepts_auto() -> None:
     assert k_of("auto") == "auto" and k_of("8") == 8
     with pytest.raises(SystemExit):
         k_of("lots")
+
+
+def test_replay_prefix_matches_the_wave_loop() -> None:
+    """replay_prefix on a fixed-k run's chains (plan order) uses as many chains as k="auto"
+    really draws, for every rule, wave size and confidence: the script gives chain j of each
+    response order the same verdict in both runs, so only the stopping differs."""
+    from grm.adaptive import replay_prefix
+    from grm.judge import plan_orders
+
+    # Votes for response 0, per response order (1: for "x", 0: for "y"), chain by chain.
+    patterns = {
+        "q0": ([1, 1, 1, 1, 1, 1, 1, 1], [1, 0, 1, 1, 1, 1, 1, 1]),
+        "q1": ([1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0, 0]),  # pure position bias
+        "q2": ([0, 1, 0, 1, 1, 0, 0, 0], [1, 0, 0, 1, 0, 0, 0, 1]),
+    }
+    seen: dict[str, int] = {}
+
+    def script(prompt: str, i: int) -> str:
+        q = next(k for k in patterns if f"{k}?" in prompt)
+        order = 0 if slot_text(prompt, "A") == "x" else 1
+        j = seen.get(f"{q}{order}", 0)
+        seen[f"{q}{order}"] = j + 1
+        for_x = patterns[q][order][j]
+        # Response order 0 shows x as A; order 1 shows y as A.
+        return "Final verdict: [[A]]" if for_x == (order == 0) else "Final verdict: [[B]]"
+
+    reqs = [JudgeRequest(f"{q}?", ("x", "y")) for q in patterns]
+    rm = RewardModel(FakeEngine(script))
+    fixed = rm.compare_batch(reqs, k=16)
+    cfg = rm.config
+    used: set[tuple[int, ...]] = set()
+    for rule in ("beta", "sprt", "entropy", "curtail", "score_diff"):
+        for wave, conf in ((1, 0.8), (2, 0.8), (2, 0.95), (4, 0.9)):
+            ordered = []
+            for i, r in enumerate(fixed):
+                pools: dict[tuple[int, ...], list] = {}
+                for c in r.chains:
+                    pools.setdefault(c.order, []).append(c.judgment)
+                plan = plan_orders("pairwise", 2, 0, 16, (cfg.seed, i), cfg)
+                ordered.append([pools[o].pop(0) for o in plan])
+            want = [replay_prefix(ch, 2, rule, wave, conf, 16) for ch in ordered]
+            seen.clear()
+            auto = rm.compare_batch(
+                reqs, k="auto", max_k=16, stopping=rule, wave_size=wave, confidence=conf
+            )
+            assert [r.k_used for r in auto] == want, (rule, wave, conf)
+            used.add(tuple(want))
+            seen.clear()
+    assert len(used) >= 5 and any(min(u) < 16 for u in used)  # the settings do differ

@@ -43,6 +43,7 @@ def write_card(folder: Path, **fields: object) -> Path:
         ({"base": "gpt2"}, "base must be 'embedded'"),
         ({"template": "nope"}, "template 'nope' is unknown"),
         ({"decoding": {"temprature": 0.5}}, "decoding has unknown keys ['temprature']"),
+        ({"adaptive": {"wave": 2}}, "adaptive has unknown keys ['wave']"),
         ({"colour": "red"}, "unknown fields ['colour']"),
         ({"name": ""}, "name is required"),
         ({"adapters": []}, "adapters must list at least one"),
@@ -122,6 +123,7 @@ def bundled(tmp_path: Path, default_model_path: Path, monkeypatch: pytest.Monkey
         tmp_path / "judges" / NAME,
         template="j1",
         decoding={"temperature": 0.7, "max_tokens": 16},
+        adaptive={"stopping": "sprt", "wave_size": 2, "confidence": 0.8},
         rebuild={"config": "training/configs/x.yaml", "command": "grm train x.yaml"},
     )
     get_peft_model(base, lora).save_pretrained(folder / "adapter")
@@ -151,10 +153,13 @@ def test_bundled_judge_loads_by_name_merged_and_cached(
     path = Path(rm.model_path or "")
     assert path.parent == tmp_path / "cache" / "judges" and path.name.startswith(NAME)
     assert sum("Merging" in r.message for r in caplog.records) == 1
-    # The card's template and decoding defaults apply.
+    # The card's template, decoding and k="auto" defaults apply; explicit options win.
     assert rm.template.name == "j1"
     assert (rm.config.temperature, rm.config.max_tokens) == (0.7, 16)
+    assert (rm.config.stopping, rm.config.wave_size, rm.config.confidence) == ("sprt", 2, 0.8)
     rm.close()
+    with RewardModel.load(NAME, engine="transformers", confidence=0.95) as rm2:
+        assert (rm2.config.stopping, rm2.config.confidence) == ("sprt", 0.95)
 
     # The merged weights are the base plus the LoRA delta B @ A * alpha / r, and only there.
     merged = load_file(str(path / "model.safetensors"))
@@ -179,6 +184,16 @@ def test_bundled_judge_loads_by_name_merged_and_cached(
     assert not any("Merging" in r.message for r in caplog.records)
     assert (path / "model.safetensors").stat().st_mtime_ns == stamp
     assert [p.name for p in path.parent.iterdir() if p.is_dir()] == [path.name]
+
+    # An edited card reaches the merged folder without a second merge.
+
+    write_card(bundled.directory, template="j1", adaptive={"stopping": "beta", "wave_size": 4})
+    BUNDLED.unregister(NAME)
+    register_judge(bundled.directory)
+    with RewardModel.load(NAME, engine="transformers") as rm3:
+        assert (rm3.config.stopping, rm3.config.wave_size) == ("beta", 4)
+        assert rm3.config.temperature != 0.7  # the old card's decoding is gone
+    assert not any("Merging" in r.message for r in caplog.records)
 
     # A misspelt name lists the bundled ones.
     with pytest.raises(ValueError, match=f"choose one of .*{NAME}"):

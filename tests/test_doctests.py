@@ -15,6 +15,8 @@ MODULES = [
     "grm.judge",
     "grm.verdicts",
     "grm.forcing",
+    "grm.adaptive",
+    "grm.stopping",
     "grm.meta",
     "grm.jobs.ids",
     "grm.progress",

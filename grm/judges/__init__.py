@@ -46,6 +46,8 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 MAX_ADAPTER_BYTES = 20_000_000
 #: Decoding defaults a card may set (JudgeConfig fields).
 DECODING_KEYS = ("temperature", "top_p", "max_tokens")
+#: k="auto" defaults a card may set (JudgeConfig fields): the setting measured on the judge.
+ADAPTIVE_KEYS = ("stopping", "wave_size", "confidence", "max_k")
 _DONE = "grm-merged.ok"
 _HERE = Path(__file__).resolve().parent
 
@@ -71,6 +73,9 @@ class BundledJudge:
     decoding: Mapping[str, Any] = field(default_factory=dict)
     """JudgeConfig defaults the judge was evaluated with (temperature, top_p, max_tokens);
     explicit arguments to ``RewardModel.load`` win."""
+    adaptive: Mapping[str, Any] = field(default_factory=dict)
+    """``k="auto"`` defaults measured on this judge (stopping, wave_size, confidence,
+    max_k); explicit arguments to ``RewardModel.load`` or the call win."""
     description: str = ""
     """One line: what it was trained on and how well it does."""
     rebuild: Mapping[str, str] = field(default_factory=dict)
@@ -85,12 +90,13 @@ class BundledJudge:
             )
         if not self.adapters:
             raise ValueError(f"{self.directory / CARD_FILE}: adapters must list at least one.")
-        bad = sorted(set(self.decoding) - set(DECODING_KEYS))
-        if bad:
-            raise ValueError(
-                f"{self.directory / CARD_FILE}: decoding has unknown keys {bad}; "
-                f"use {', '.join(DECODING_KEYS)}."
-            )
+        for section, keys in (("decoding", DECODING_KEYS), ("adaptive", ADAPTIVE_KEYS)):
+            bad = sorted(set(getattr(self, section)) - set(keys))
+            if bad:
+                raise ValueError(
+                    f"{self.directory / CARD_FILE}: {section} has unknown keys {bad}; "
+                    f"use {', '.join(keys)}."
+                )
         from grm.templates import get_template
 
         get_template(self.template)  # unknown names raise with the registered ones
@@ -231,11 +237,30 @@ def judge_path(name: str) -> Path:
         "template": judge.template,
         "pointwise_template": judge.pointwise_template,
         "decoding": dict(judge.decoding),
+        "adaptive": dict(judge.adaptive),
         "adapter_sha256": digest,
         "base": str(base),
     }
     dest = cache_dir() / "judges" / f"{judge.name}-{digest[:16]}"
-    return _merge_once(dest, base, judge.adapter_dirs(), card)
+    merged = _merge_once(dest, base, judge.adapter_dirs(), card)
+    _refresh_card(merged, card)
+    return merged
+
+
+def _refresh_card(merged: Path, card: dict[str, Any]) -> None:
+    """Keep the merged folder's card equal to the package's: the folder is named by the
+    adapter's digest, so an edited ``judge.yaml`` (decoding or adaptive defaults) reuses a
+    folder merged under the old card. The rewrite is atomic (a temporary file replaced)."""
+    path = merged / JUDGE_CARD
+    text = json.dumps(card, indent=2) + "\n"
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def is_adapter_dir(model: str | Path) -> bool:
