@@ -38,6 +38,9 @@ def main() -> int:
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--stopping", default=None, help='k="auto" rule measured on the judge')
+    p.add_argument("--wave-size", type=int, default=None)
+    p.add_argument("--confidence", type=float, default=None)
     p.add_argument("--description", default="")
     p.add_argument("--no-check", action="store_true", help="skip the merge-and-load check")
     args = p.parse_args()
@@ -72,6 +75,15 @@ def main() -> int:
         "template": args.template,
         "pointwise_template": args.pointwise_template,
         "decoding": decoding,
+        "adaptive": {
+            k: v
+            for k, v in (
+                ("stopping", args.stopping),
+                ("wave_size", args.wave_size),
+                ("confidence", args.confidence),
+            )
+            if v is not None
+        },
         "rebuild": {"config": args.config, "command": args.command},
     }
     (dest / CARD_FILE).write_text(yaml.safe_dump(card, sort_keys=False))
