@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from grm.cli.quiet import QUIET_ENV
+
 GRM = [sys.executable, "-m", "grm.cli"]
 
 # Real transformers logging and Python warnings, configured the way a CLI run configures them.
@@ -28,10 +30,7 @@ _PROBE = textwrap.dedent(
 
 
 def _probe(mode: str) -> str:
-    from grm.cli.quiet import QUIET_ENV
-
-    # A fresh process as a shell starts it: a CLI run earlier in this test process (an
-    # in-process ``grm.cli.main``) has set the quiet switches in os.environ.
+    # A fresh process as a shell starts it, whatever this test process's environment holds.
     env = {k: v for k, v in os.environ.items() if k not in QUIET_ENV}
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, timeout=120, env=env
@@ -75,3 +74,28 @@ def test_judge_example_prints_no_warning_lines_unless_verbose(default_model_path
     loud = subprocess.run([*GRM, *args, "--verbose"], capture_output=True, text=True, timeout=600)
     assert loud.returncode == 0, loud.stderr
     assert [ln for ln in loud.stderr.splitlines() if "WARNING" in ln or "INFO" in ln]
+
+
+def test_an_in_process_run_leaves_the_process_settings_as_it_found_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+    import warnings
+
+    from grm.cli import main
+
+    for key in QUIET_ENV:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("TQDM_DISABLE", "0")  # the user's own setting stays
+    logger = logging.getLogger("transformers")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    filters = list(warnings.filters)
+    try:
+        assert main(["judge"]) == 2  # a quick command: it stops at the missing --prompt
+        assert "give --prompt" in capsys.readouterr().err
+        assert "VLLM_LOGGING_LEVEL" not in os.environ and os.environ["TQDM_DISABLE"] == "0"
+        assert logger.level == logging.INFO
+        assert warnings.filters == filters
+    finally:
+        logger.setLevel(before)

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from grm.cli.quiet import configure_output
+from grm.cli.quiet import quiet_output
 
 #: Sub-command name -> module under grm.cli that implements it.
 COMMANDS: dict[str, str] = {
@@ -51,12 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_output(bool(getattr(args, "verbose", False)))
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
-        print(f"grm {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    with quiet_output(bool(getattr(args, "verbose", False))):
+        try:
+            return int(args.func(args) or 0)
+        except (ValueError, FileNotFoundError, ImportError) as exc:
+            print(f"grm {args.command}: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

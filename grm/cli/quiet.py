@@ -11,9 +11,11 @@ log records stay at WARNING, so problems grm reports (abstentions, fallbacks) st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 
 #: Loggers of the libraries a command may load; raised to ERROR when not verbose.
 NOISY_LOGGERS = (
@@ -68,3 +70,30 @@ def configure_output(verbose: bool) -> None:
     # Warnings from libraries are noise for a user of the CLI; grm's own still show.
     warnings.filterwarnings("ignore")
     warnings.filterwarnings("default", module=r"grm(\.|$)")
+
+
+@contextlib.contextmanager
+def quiet_output(verbose: bool) -> Iterator[None]:
+    """:func:`configure_output` for the length of one command, then the process's own settings
+    back: the environment switches it set, the libraries' logger levels and the warning
+    filters. ``grm.cli.main`` called in a notebook or a test leaves nothing behind (a library
+    that read a switch at import while the command ran keeps what it read).
+
+    >>> with quiet_output(False):
+    ...     logging.getLogger("vllm").getEffectiveLevel() == logging.ERROR
+    True
+    """
+    env = {key: os.environ.get(key) for key in QUIET_ENV}
+    levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    with warnings.catch_warnings():
+        configure_output(verbose)
+        try:
+            yield
+        finally:
+            for key, value in env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
