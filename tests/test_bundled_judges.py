@@ -10,6 +10,7 @@ import json
 import logging
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +253,40 @@ def test_a_lora_checkpoint_folder_loads_merged_over_the_base_it_names(
     assert torch.equal(merged[key], load_file(str(judged / "model.safetensors"))[key])
     stamp = (path / "model.safetensors").stat().st_mtime_ns
     assert adapter_path(ckpt) == path and (path / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_two_processes_loading_one_judge_merge_it_once(bundled, tmp_path: Path) -> None:
+    """Two processes that load the same bundled judge at once: one merges under the file
+    lock, the other waits and reuses the folder; both get the same complete checkpoint."""
+    import os
+
+    code = textwrap.dedent(
+        f"""
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        from grm.judges import register_judge, resolve_model
+        register_judge({str(bundled.directory)!r})
+        print(resolve_model({NAME!r}))
+        """
+    )
+    env = dict(os.environ)  # GRM_CACHE_DIR and GRM_DEFAULT_MODEL from the fixture
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    paths = {out.strip().splitlines()[-1] for out, _ in outs}
+    assert len(paths) == 1
+    merged = Path(paths.pop())
+    assert (merged / "model.safetensors").is_file() and (merged / JUDGE_CARD).is_file()
+    assert sum(err.count("Merging") for _, err in outs) == 1, [err[-2000:] for _, err in outs]
+    # nothing half-made is left beside it
+    assert [p.name for p in merged.parent.iterdir() if p.is_dir()] == [merged.name]
