@@ -146,7 +146,8 @@ def main() -> None:
                     ordered, labels, args.waves, args.confidences, max_k, int(run_args["seed"])
                 )
                 print_rows(label or judge, name, s, max_k)
-    Path(args.out or args.report).write_text(json.dumps(data, indent=1))
+    # Compact: the report holds every chain of every pair.
+    Path(args.out or args.report).write_text(json.dumps(data, separators=(",", ":")))
     if args.plot:
         from bench_scaling import plot
 
