@@ -6,7 +6,10 @@ outputs: prose, verdicts in and out of format, several verdicts, cut chains. The
 holds no quotation (no parenthesis, code, comment or blockquote) and no "r", so it never
 spells a Prometheus marker: the two rules differ only where grm's is safer on purpose.
 
-Timing: every parser reads a 1 MB chain in under 0.1 s, whatever it is made of.
+Timing: every parser reads a 1 MB chain in linear time, whatever it is made of. The bound,
+LINEAR_BOUND seconds for 1 MB, sits far from both sides: the slowest case takes about 0.07 s
+here, and a scan that backtracks (quadratic in the length) takes minutes on 1 MB, so a loaded
+machine cannot fail the test and a super-linear parser cannot pass it.
 """
 
 from __future__ import annotations
@@ -266,10 +269,11 @@ FRAGMENTS = [
     "x" * 50,
 ]
 ONE_MB = 1_000_000
+LINEAR_BOUND = 1.0
 TEMPLATES = [n for n in template_names() if n not in ("pairwise", "trajectory", "prometheus")]
 
 
-def parse_seconds(name: str, text: str, n: int, enough: float = 0.1) -> float:
+def parse_seconds(name: str, text: str, n: int, enough: float = LINEAR_BOUND) -> float:
     """Best of up to five parses (the machine is shared), stopping at the first that takes
     under ``enough`` seconds: the best of five is under it exactly when one of them is."""
     template = get_template(name)
@@ -285,7 +289,7 @@ def parse_seconds(name: str, text: str, n: int, enough: float = 0.1) -> float:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6), st.sampled_from(TEMPLATES))
-def test_every_parser_reads_a_megabyte_in_under_a_tenth_of_a_second(
+def test_every_parser_reads_a_megabyte_in_linear_time(
     pieces: list[str], name: str
 ) -> None:
     unit = "".join(pieces)
@@ -293,7 +297,7 @@ def test_every_parser_reads_a_megabyte_in_under_a_tenth_of_a_second(
     n = 1 if name == "prometheus-absolute" else 2 if name != "multiturn" else 3
     if name == "multiturn":
         return  # needs a conversation request; covered by the fixed worst cases below
-    assert parse_seconds(name, text, n) < 0.1
+    assert parse_seconds(name, text, n) < LINEAR_BOUND
 
 
 def test_known_worst_cases_stay_linear() -> None:
@@ -328,4 +332,4 @@ def test_known_worst_cases_stay_linear() -> None:
         text = (unit * (ONE_MB // len(unit) + 1))[:ONE_MB]
         for name in TEMPLATES:
             n = 1 if name == "prometheus-absolute" else 3 if name == "multiturn" else 2
-            assert parse_seconds(name, text, n) < 0.1, (name, unit)
+            assert parse_seconds(name, text, n) < LINEAR_BOUND, (name, unit)
