@@ -256,7 +256,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.6))
     for ji, (judge, jr) in enumerate(report["judges"].items()):
         s = jr.get("suite")
         if s is None:
@@ -299,7 +299,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax2.set_xlabel("chains per pair (mean)")
     ax2.set_title("Adaptive k (replayed rules' Pareto front) vs fixed k")
     ax1.legend(fontsize=7)
-    ax2.legend(fontsize=6)
+    ax2.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
