@@ -341,7 +341,8 @@ def main() -> None:
         "--auto-rule",
         default=None,
         help="RULE:WAVE:CONFIDENCE for a real k=auto run, or best: the cheapest "
-        "replayed rule within 0.5 points of fixed max_k",
+        "replayed rule within 0.5 points of fixed max_k (picked on these pairs, so check "
+        "it on others: --offset)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
