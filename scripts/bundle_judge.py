@@ -45,7 +45,14 @@ def main() -> int:
     p.add_argument("--no-check", action="store_true", help="skip the merge-and-load check")
     args = p.parse_args()
 
-    from grm.judges import ADAPTER_FILES, CARD_FILE, MAX_ADAPTER_BYTES, load_card
+    from grm.judges import (
+        ADAPTER_FILES,
+        ADAPTIVE_KEYS,
+        CARD_FILE,
+        DECODING_KEYS,
+        MAX_ADAPTER_BYTES,
+        load_card,
+    )
 
     dest = ROOT / "grm" / "judges" / args.name
     if dest.exists():
@@ -58,15 +65,7 @@ def main() -> int:
         (dest / sub).mkdir()
         for f in ADAPTER_FILES:
             shutil.copy2(src / f, dest / sub / f)
-    decoding = {
-        k: v
-        for k, v in (
-            ("temperature", args.temperature),
-            ("top_p", args.top_p),
-            ("max_tokens", args.max_tokens),
-        )
-        if v is not None
-    }
+    given = vars(args)  # the card's JudgeConfig sections: the options that were passed
     card = {
         "name": args.name,
         "description": args.description,
@@ -74,16 +73,8 @@ def main() -> int:
         "adapters": names,
         "template": args.template,
         "pointwise_template": args.pointwise_template,
-        "decoding": decoding,
-        "adaptive": {
-            k: v
-            for k, v in (
-                ("stopping", args.stopping),
-                ("wave_size", args.wave_size),
-                ("confidence", args.confidence),
-            )
-            if v is not None
-        },
+        "decoding": {k: given[k] for k in DECODING_KEYS if given.get(k) is not None},
+        "adaptive": {k: given[k] for k in ADAPTIVE_KEYS if given.get(k) is not None},
         "rebuild": {"config": args.config, "command": args.command},
     }
     (dest / CARD_FILE).write_text(yaml.safe_dump(card, sort_keys=False))
