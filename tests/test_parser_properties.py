@@ -289,9 +289,7 @@ def parse_seconds(name: str, text: str, n: int, enough: float = LINEAR_BOUND) ->
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6), st.sampled_from(TEMPLATES))
-def test_every_parser_reads_a_megabyte_in_linear_time(
-    pieces: list[str], name: str
-) -> None:
+def test_every_parser_reads_a_megabyte_in_linear_time(pieces: list[str], name: str) -> None:
     unit = "".join(pieces)
     text = (unit * (ONE_MB // len(unit) + 1))[:ONE_MB]
     n = 1 if name == "prometheus-absolute" else 2 if name != "multiturn" else 3
