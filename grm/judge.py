@@ -284,7 +284,7 @@ def wave_steps(
             hit = budget is not None and c.finish_reason == "length"
             pending[i].append(
                 Pending(
-                    preps[i],
+                    preps[i].prompts[order],
                     order,
                     c.text,
                     c.tokens,

@@ -14,16 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from grm.config import JudgeConfig
 from grm.forcing import SequenceLogprobs, continue_ids, force_scores
 from grm.inference.base import TokenCodec
 from grm.templates.base import Template
 from grm.types import Judgment
-
-if TYPE_CHECKING:
-    from grm.judge import Prepared
 
 Order = tuple[int, ...]
 
@@ -64,9 +61,12 @@ class ChoiceLogprobs:
 
 @dataclass
 class Pending:
-    """One sampled chain on its way to a verdict (parsed, forced in-line, or to force)."""
+    """One sampled chain on its way to a verdict (parsed, forced in-line, or to force).
 
-    prep: Prepared
+    ``prompt`` is the rendered prompt the chain continues (its request in its ``order``).
+    """
+
+    prompt: str
     order: Order
     text: str
     tokens: int
@@ -82,8 +82,7 @@ class Pending:
 
 def head(p: Pending, keep: int, suffix: str, codec: TokenCodec | None) -> str:
     """The chain's prompt + ``p.text[:keep] + suffix``, with token ids where known."""
-    base = p.prep.prompts[p.order]
-    return continue_ids(base, p.prompt_ids, p.text, p.chain_ids, keep, suffix, codec)
+    return continue_ids(p.prompt, p.prompt_ids, p.text, p.chain_ids, keep, suffix, codec)
 
 
 def read_verdicts(

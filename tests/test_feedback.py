@@ -7,9 +7,8 @@ from fake_engine import FakeEngine
 
 from grm.config import JudgeConfig
 from grm.driver import judge_batch
-from grm.feedback import select_feedback
 from grm.templates import get_template
-from grm.types import Chain, JudgeRequest, Judgment
+from grm.types import Chain, JudgeRequest, Judgment, select_feedback
 
 CRITIQUE_TABLE = [
     # (template, chain text, expected critique)
