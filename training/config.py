@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from grm.training.data import FORMATS
+from grm.training.rft import RFTConfig
 from grm.training.tasks import TaskConfig
 
 from grm.templates import get_template
 
-STAGES = ("sft", "grpo")
+STAGES = ("sft", "rft", "grpo")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -41,7 +42,7 @@ class TrainConfig:
     template: str = "default"
     """Judge template (grm.templates registry) the prompts and chains are written in."""
     stages: tuple[str, ...] = ("sft", "grpo")
-    """Stages to run in order; GRPO starts from the SFT result when both run."""
+    """Stages to run in order (sft, rft, grpo); each starts from the previous one's judge."""
     tasks: TaskConfig = field(default_factory=TaskConfig)
     """Verifiable task families and split (used when ``data`` is not given)."""
     n_train: int = 2000
@@ -91,6 +92,9 @@ class TrainConfig:
     """Arguments for ``trl.SFTConfig`` (max_steps, learning_rate, batch size, ...)."""
     grpo: dict[str, Any] = field(default_factory=dict)
     """Arguments for ``trl.GRPOConfig`` (num_generations, max_completion_length, use_vllm, ...)."""
+    rft: RFTConfig = field(default_factory=RFTConfig)
+    """Rejection-sampling rounds (:class:`grm.training.rft.RFTConfig`; its ``train`` mapping
+    goes to ``trl.SFTConfig`` for each round's fine-tune)."""
     resume: bool = True
     """Resume each stage from its last trainer checkpoint in ``output_dir`` when one exists."""
     seed: int = 0
@@ -102,6 +106,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.tasks, dict):
             self.tasks = TaskConfig(**self.tasks)
+        if isinstance(self.rft, dict):
+            unknown = sorted(set(self.rft) - {f.name for f in fields(RFTConfig)})
+            if unknown:
+                raise ValueError(
+                    f"rft: unknown keys {unknown}; choose from "
+                    f"{sorted(f.name for f in fields(RFTConfig))}."
+                )
+            self.rft = RFTConfig(**self.rft)
         self.stages = tuple(self.stages)
         bad = [s for s in self.stages if s not in STAGES]
         if not self.stages or bad:

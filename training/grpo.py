@@ -182,7 +182,7 @@ def run_grpo(
 
 
 def run(cfg: TrainConfig) -> Path:
-    """Every stage of ``cfg`` in order; GRPO starts from the SFT result when both run."""
+    """Every stage of ``cfg`` in order; each starts from the previous stage's judge."""
     out = Path(cfg.output_dir)
     start: str | None = None
     for stage in cfg.stages:
@@ -190,6 +190,10 @@ def run(cfg: TrainConfig) -> Path:
             from grm.training.sft import run_sft
 
             start = str(run_sft(cfg, start, out))
+        elif stage == "rft":
+            from grm.training.rft import run_rft
+
+            start = str(run_rft(cfg, start, out))
         else:
             start = str(run_grpo(cfg, start, out))
     return out

@@ -85,6 +85,10 @@ def stage_args(cfg: TrainConfig, stage: str) -> Any:
         from grm.training.sft import sft_args
 
         return sft_args(cfg)
+    if stage == "rft":
+        from grm.training.rft import rft_args
+
+        return rft_args(cfg)
     from grm.training.grpo import grpo_args
 
     return grpo_args(cfg)

@@ -23,13 +23,15 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("train", help="train a judge with SFT and/or GRPO (TRL)")
+    p = sub.add_parser(
+        "train", help="train a judge: SFT, rejection-sampling rounds (RFT) and/or GRPO (TRL)"
+    )
     p.add_argument("config", help="YAML file of TrainConfig fields (see training/configs/)")
     p.add_argument("--output-dir", default=None, help="override the config's output_dir")
     p.add_argument("--model", default=None, help="override the starting checkpoint")
     p.add_argument("--data", default=None, help="override the config's data file")
     p.add_argument(
-        "--stages", default=None, help="comma-separated stages to run (sft, grpo), in order"
+        "--stages", default=None, help="comma-separated stages to run (sft, rft, grpo), in order"
     )
     p.add_argument(
         "--check-data",

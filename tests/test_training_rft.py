@@ -1,0 +1,120 @@
+"""Rejection-sampling fine-tuning: which chains a round keeps, its config, and one real round.
+
+The selection rules are pure functions tested on small lists; the last test runs one round
+end to end on the bundled SFT judge (real sampling with grm's judging path, real TRL fine-tune)
+and checks what a user relies on: the round's log, a loadable judge, and a resumed command
+that skips the finished round.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from grm.training.config import TrainConfig
+from grm.training.rft import RFTConfig, SampledChain, pair_stats, round_log, select_chains
+
+AB, BA = (0, 1), (1, 0)
+
+
+def chains(*spec: tuple[tuple[int, int], int | str | None]) -> list[SampledChain]:
+    return [SampledChain(order, f"chain {i}", winner) for i, (order, winner) in enumerate(spec)]
+
+
+def test_keeps_one_right_chain_per_order_by_default() -> None:
+    cs = chains((AB, 0), (AB, 0), (BA, 0), (BA, 1), (AB, None))
+    kept = select_chains(cs, preferred=0)
+    assert [(c.order, c.text) for c in kept] == [(AB, "chain 0"), (BA, "chain 2")]
+
+
+def test_per_order_caps_each_order_separately() -> None:
+    cs = chains((AB, 0), (AB, 0), (AB, 0), (BA, 0), (BA, 1))
+    assert [c.text for c in select_chains(cs, 0, per_order=2)] == ["chain 0", "chain 1", "chain 3"]
+
+
+def test_all_right_pairs_are_dropped_unless_asked_to_keep_them() -> None:
+    cs = chains((AB, 1), (BA, 1))
+    assert select_chains(cs, 1) == []
+    assert len(select_chains(cs, 1, drop_all_right=False)) == 2
+
+
+def test_all_wrong_pairs_keep_nothing_and_ties_or_abstentions_are_never_right() -> None:
+    assert select_chains(chains((AB, 1), (BA, "tie"), (AB, None)), 0) == []
+
+
+def test_agree_orders_needs_a_right_majority_in_each_order() -> None:
+    split = chains((AB, 0), (AB, 1), (BA, 0), (BA, 0))
+    assert select_chains(split, 0, agree_orders=True) == []
+    agree = chains((AB, 0), (AB, 0), (AB, 1), (BA, 0), (BA, 1), (BA, 0))
+    assert [c.order for c in select_chains(agree, 0, agree_orders=True)] == [AB, BA]
+
+
+def test_pair_stats_and_round_log_count_chains_by_order() -> None:
+    cs = chains((AB, 0), (BA, 1), (BA, None))
+    assert pair_stats(cs, 0) == {"right": 1, "n": 3, "by_order": {"0,1": [1, 1], "1,0": [0, 2]}}
+    log = round_log([({"preferred": 0}, cs), ({"preferred": 1}, chains((AB, 1)))], 1, 1)
+    assert log["chains"] == 4 and log["chain_accuracy"] == 0.5
+    assert log["own_verdict_rate"] == 0.75
+    assert (log["pairs_all_right"], log["pairs_none_right"], log["pairs_mixed"]) == (1, 0, 1)
+    assert log["kept_rate"] == 0.25
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"k": 3}, "rft.k must be an even number"),
+        ({"rounds": 0}, "rft.rounds must be >= 1"),
+        ({"temperature": 0}, "rft.temperature must be > 0"),
+        ({"train": {"output_dir": "x"}}, "rft.train.output_dir is set by grm"),
+        ({"roundz": 2}, "rft: unknown keys ['roundz']"),
+    ],
+)
+def test_bad_rft_sections_name_the_field(section: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        TrainConfig(stages=("rft",), rft=section)  # type: ignore[arg-type]
+
+
+def test_the_shipped_config_loads_and_its_stage_is_known() -> None:
+    cfg = TrainConfig.from_yaml(Path(__file__).parents[1] / "training/configs/rft-suite.yaml")
+    assert cfg.stages == ("rft",) and isinstance(cfg.rft, RFTConfig)
+    assert cfg.rft.k % 2 == 0
+
+
+@pytest.mark.slow
+def test_one_round_samples_keeps_trains_and_resumes(tmp_path: Path) -> None:
+    from grm.training.grpo import run
+
+    from grm import RewardModel
+
+    out = tmp_path / "rft"
+    cfg = TrainConfig(
+        model="grm-judge-135m",
+        output_dir=str(out),
+        stages=("rft",),
+        tasks={"tasks": ("arithmetic", "counting"), "tier": "medium", "seed": 0},  # type: ignore[arg-type]
+        lora_r=4,
+        torch_threads=2,
+        rft=RFTConfig(
+            rounds=1,
+            pairs_per_round=6,
+            k=4,
+            max_tokens=128,
+            engine="transformers",
+            # 24 chains at the SFT judge's ~59% per-chain accuracy: some are right.
+            drop_all_right=False,
+            train={"max_steps": 1, "per_device_train_batch_size": 2, "save_steps": 1},
+        ),
+    )
+    run(cfg)
+    log = json.loads((out / "rft/round-0/round.json").read_text())
+    assert log["pairs"] == 6 and log["chains"] == 24
+    assert 0 < log["kept_chains"] <= 12  # at most one per order of each pair
+    kept = (out / "rft/round-0/kept.jsonl").read_text().splitlines()
+    assert len(kept) == log["kept_chains"]
+    assert json.loads(kept[0])["completion"][0]["role"] == "assistant"
+    with RewardModel.load(str(out), engine="transformers") as rm:
+        assert rm.compare("What is 12 + 30?", "42", "43", k=1, max_tokens=8).k_used == 1
+    stamp = (out / "rft/round-0/round.json").stat().st_mtime_ns
+    run(cfg)  # the finished round is skipped, not sampled or trained again
+    assert (out / "rft/round-0/round.json").stat().st_mtime_ns == stamp

@@ -1,0 +1,406 @@
+"""Rejection-sampling fine-tuning (RFT): the judge trains on its own right chains, in rounds.
+
+The first stage of DeepSeek-GRM's recipe (Liu et al. 2025, "Inference-Time Scaling for
+Generalist Reward Modeling", rejective fine-tuning) and the expert iteration of STaR
+(Zelikman et al. 2022) and ReST-EM (Singh et al. 2023). Each round:
+
+1. sample ``k`` chains per training pair with grm's own judging path (vLLM by default),
+   position-balanced, so half the chains see each response order;
+2. keep the chains whose own verdict is right (a forced verdict is not the chain's own and
+   is never kept); optionally only pairs whose two orders agree (J1's swap consistency);
+3. drop pairs whose chains are all right (no signal: DeepSeek-GRM drops them too) — pairs
+   whose chains are all wrong have nothing to keep;
+4. keep at most ``per_order`` right chains per response order of a pair, so the data stays
+   position-balanced and easy pairs do not outweigh hard ones;
+5. fine-tune (TRL's ``SFTTrainer``, LoRA when ``lora_r`` > 0, merged after) on what is
+   kept, and start the next round from the new judge, on fresh pairs.
+
+Departures from the papers: the pairs are fresh each round (ReST-EM reuses one prompt set);
+the fine-tune continues from the previous round rather than restarting from the warm start
+(cheaper on a CPU; ``from_start: true`` restarts as ReST-EM does).
+
+Each round is resumable: its chains (``samples.jsonl``), the kept rows, the merged judge and
+``round.json`` (pairs sampled, kept rate, chain accuracy on the sampled pairs, wall time) go
+to ``output_dir/rft/round-<r>/``; a finished round is skipped when the command runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grm.training.tasks import TaskRow
+
+logger = logging.getLogger(__name__)
+
+#: SFT arguments of one RFT round's fine-tune; the YAML ``rft.train`` section overrides them.
+RFT_TRAIN_DEFAULTS: dict[str, Any] = {
+    "num_train_epochs": 1,
+    "per_device_train_batch_size": 8,
+    "learning_rate": 2e-4,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 2,
+    "max_length": 1024,
+    "weight_decay": 0.0,
+}
+
+
+@dataclass
+class RFTConfig:
+    """The ``rft:`` section of a training config."""
+
+    rounds: int = 2
+    """Sample-filter-fine-tune rounds; each starts from the previous round's judge."""
+    pairs_per_round: int = 200
+    """Training pairs sampled per round (fresh pairs each round)."""
+    k: int = 8
+    """Chains sampled per pair, split evenly over the two response orders."""
+    max_tokens: int = 128
+    """Most tokens per sampled chain; a chain cut before its verdict is not kept."""
+    temperature: float = 1.0
+    """Sampling temperature of the rounds' chains."""
+    per_order: int = 1
+    """Right chains kept per response order of a pair (at most)."""
+    agree_orders: bool = False
+    """Keep a pair only when its majority verdict is right in both response orders."""
+    drop_all_right: bool = True
+    """Drop pairs whose every chain is right: they teach nothing the judge lacks."""
+    from_start: bool = False
+    """Fine-tune every round from the stage's starting judge (ReST-EM) on the round's chains
+    instead of continuing from the previous round."""
+    engine: str = "vllm"
+    """grm engine that samples the chains ('vllm', 'transformers', 'auto')."""
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    """Options for the engine (for vLLM on CPU, e.g. ``gpu_memory_utilization``)."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Arguments for ``trl.SFTConfig`` of each round's fine-tune (over RFT_TRAIN_DEFAULTS)."""
+    seed: int = 0
+    """Seed of the pair draws and the fine-tunes (round r uses seed + r)."""
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "pairs_per_round", "max_tokens", "per_order"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"rft.{name} must be >= 1, got {getattr(self, name)}.")
+        if self.k < 2 or self.k % 2:
+            raise ValueError(
+                f"rft.k must be an even number >= 2 (half the chains per response order), "
+                f"got {self.k}."
+            )
+        if self.temperature <= 0:
+            raise ValueError(
+                f"rft.temperature must be > 0 (rejection sampling needs varied chains), "
+                f"got {self.temperature}."
+            )
+        if not isinstance(self.train, dict):
+            raise ValueError("rft.train must be a mapping of trl.SFTConfig arguments.")
+        if "output_dir" in self.train:
+            raise ValueError("rft.train.output_dir is set by grm; set output_dir instead.")
+
+
+# --- the pure part: which chains a round keeps -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampledChain:
+    """One sampled chain as a round stores it: the order shown, the text, its own verdict
+    (an original response index, 'tie', or None for no verdict of its own)."""
+
+    order: tuple[int, ...]
+    text: str
+    winner: int | str | None
+
+
+def pair_stats(chains: Sequence[SampledChain], preferred: int) -> dict[str, Any]:
+    """Right counts per first-shown response and overall.
+
+    >>> c = [SampledChain((0, 1), "x", 0), SampledChain((1, 0), "y", 1)]
+    >>> pair_stats(c, 0)["right"], pair_stats(c, 0)["by_order"]
+    (1, {'0,1': [1, 1], '1,0': [0, 1]})
+    """
+    by_order: dict[str, list[int]] = {}
+    right = 0
+    for c in chains:
+        key = ",".join(map(str, c.order))
+        ok = int(c.winner == preferred)
+        right += ok
+        slot = by_order.setdefault(key, [0, 0])
+        slot[0] += ok
+        slot[1] += 1
+    return {"right": right, "n": len(chains), "by_order": by_order}
+
+
+def select_chains(
+    chains: Sequence[SampledChain],
+    preferred: int,
+    per_order: int = 1,
+    agree_orders: bool = False,
+    drop_all_right: bool = True,
+) -> list[SampledChain]:
+    """The right chains a round keeps from one pair (rules in the module docstring).
+
+    >>> right = [SampledChain((0, 1), "a", 0), SampledChain((1, 0), "b", 0)]
+    >>> wrong = [SampledChain((0, 1), "c", 1), SampledChain((1, 0), "d", None)]
+    >>> [c.text for c in select_chains(right + wrong, 0)]
+    ['a', 'b']
+    >>> select_chains(right, 0)  # all right: no signal
+    []
+    >>> select_chains(right + wrong[:1], 0, agree_orders=True)  # order (0, 1) splits 1-1
+    []
+    """
+    stats = pair_stats(chains, preferred)
+    if stats["right"] == 0 or (drop_all_right and stats["right"] == stats["n"]):
+        return []
+    if agree_orders and any(2 * ok <= n for ok, n in stats["by_order"].values()):
+        return []
+    kept: list[SampledChain] = []
+    taken: dict[tuple[int, ...], int] = {}
+    for c in chains:
+        if c.winner == preferred and taken.get(c.order, 0) < per_order:
+            taken[c.order] = taken.get(c.order, 0) + 1
+            kept.append(c)
+    return kept
+
+
+def round_log(
+    samples: Sequence[tuple[TaskRow, Sequence[SampledChain]]], kept: int, pairs_kept: int
+) -> dict[str, Any]:
+    """What a round reports about its sampling: pairs, chain accuracy, own-verdict rate,
+    kept rate, and the share of pairs by how many of their chains were right.
+
+    >>> row = {"preferred": 0}
+    >>> log = round_log([(row, [SampledChain((0, 1), "a", 0), SampledChain((1, 0), "b", 1)])], 1, 1)
+    >>> log["chain_accuracy"], log["kept_rate"], log["pairs_mixed"]
+    (0.5, 0.5, 1)
+    """
+    n_chains = sum(len(c) for _, c in samples)
+    right = sum(pair_stats(c, row["preferred"])["right"] for row, c in samples)
+    own = sum(c.winner is not None for _, chains in samples for c in chains)
+    all_right = sum(pair_stats(c, row["preferred"])["right"] == len(c) for row, c in samples if c)
+    none_right = sum(pair_stats(c, row["preferred"])["right"] == 0 for row, c in samples)
+    return {
+        "pairs": len(samples),
+        "chains": n_chains,
+        "chain_accuracy": right / n_chains if n_chains else float("nan"),
+        "own_verdict_rate": own / n_chains if n_chains else float("nan"),
+        "pairs_all_right": all_right,
+        "pairs_none_right": none_right,
+        "pairs_mixed": len(samples) - all_right - none_right,
+        "pairs_kept": pairs_kept,
+        "kept_chains": kept,
+        "kept_rate": kept / n_chains if n_chains else float("nan"),
+    }
+
+
+# --- sampling with grm's judging path --------------------------------------------------------
+
+
+def _own_winner(chain: Any) -> int | str | None:
+    """A chain's own verdict: a forced verdict is the engine's reading, not the chain's."""
+    j = chain.judgment
+    if chain.forced or j.abstained:
+        return None
+    if j.tie or j.winner is None:
+        return "tie"
+    return int(j.winner)
+
+
+def sample_pairs(
+    model: str,
+    rows: Sequence[TaskRow],
+    cfg: RFTConfig,
+    template: str = "default",
+) -> list[list[SampledChain]]:
+    """``cfg.k`` position-balanced chains per row from the judge at ``model``, one batched
+    pass (grm's own :meth:`RewardModel.compare_batch`, so the chains are exactly those a user
+    of the judge would get). Also used to measure pair difficulty before GRPO."""
+    from grm.training.data import request_of
+
+    from grm import RewardModel
+
+    with RewardModel.load(
+        model,
+        engine=cfg.engine,
+        template=template,
+        engine_options=cfg.engine_options or None,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        calibrator=False,
+    ) as rm:
+        results = rm.compare_batch([request_of(r) for r in rows], k=cfg.k, progress=None)
+    return [[SampledChain(c.order, c.text, _own_winner(c)) for c in res.chains] for res in results]
+
+
+# --- rounds ------------------------------------------------------------------------------------
+
+
+def round_rows(cfg: Any, rft: RFTConfig, r: int) -> list[TaskRow]:
+    """Round ``r``'s training pairs: fresh draws from the train split (never the held-out
+    items), or from ``cfg.data``'s training split, shuffled by the round's seed."""
+    from grm.training.grpo import grpo_splits
+
+    n = rft.pairs_per_round
+    if cfg.data is not None:
+        rows = list(grpo_splits(cfg)[0])
+        random.Random(rft.seed + r).shuffle(rows)
+        if len(rows) < n:
+            logger.warning("only %d training pairs for a round of %d", len(rows), n)
+        return rows[:n]
+    from grm.training.tasks import make_tasks
+
+    # A stream seeded apart from SFT's (its first n_train items) and GRPO's (+7919).
+    stream = make_tasks(cfg.tasks, "train", cfg.n_train + 15331 + (r + 1) * n)
+    return stream[-n:]
+
+
+def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open("w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+
+
+def _read_samples(path: Path) -> list[tuple[TaskRow, list[SampledChain]]]:
+    out = []
+    with path.open() as f:
+        for line in f:
+            rec = json.loads(line)
+            chains = [
+                SampledChain(tuple(c["order"]), c["text"], c["winner"]) for c in rec["chains"]
+            ]
+            out.append((rec["row"], chains))
+    return out
+
+
+def run_round(
+    cfg: Any, rft: RFTConfig, r: int, model: str, out: Path, train_from: str | None = None
+) -> dict[str, Any]:
+    """Sample with the judge at ``model``, filter, and fine-tune ``train_from`` (default
+    ``model``) once; the merged judge goes to ``out/model``."""
+    from grm.training.data import sft_rows
+
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    samples_path = out / "samples.jsonl"
+    if samples_path.is_file():
+        samples = _read_samples(samples_path)
+        sample_s = json.loads((out / "sampling.json").read_text())["seconds"]
+        logger.info("RFT round %d: reusing %d sampled pairs", r, len(samples))
+    else:
+        rows = round_rows(cfg, rft, r)
+        chains = sample_pairs(model, rows, rft, cfg.template)
+        samples = list(zip(rows, chains, strict=True))
+        sample_s = time.perf_counter() - t0
+        tmp = samples_path.with_suffix(".tmp")
+        _write_jsonl(
+            tmp,
+            [{"row": row, "chains": [asdict(c) for c in cs]} for row, cs in samples],
+        )
+        tmp.rename(samples_path)  # written whole or not at all: a resume never reads half
+        (out / "sampling.json").write_text(json.dumps({"seconds": sample_s}))
+    kept_rows: list[TaskRow] = []
+    pairs_kept = 0
+    for row, chains in samples:
+        kept = select_chains(
+            chains, row["preferred"], rft.per_order, rft.agree_orders, rft.drop_all_right
+        )
+        pairs_kept += bool(kept)
+        kept_rows += [{**row, "chain": c.text, "order": list(c.order)} for c in kept]
+    log = {"round": r, "start_model": model, **round_log(samples, len(kept_rows), pairs_kept)}
+    log["sampling_seconds"] = sample_s
+    logger.info("RFT round %d: %s", r, json.dumps(log))
+    if not kept_rows:
+        raise ValueError(
+            f"RFT round {r} kept no chains ({log['pairs']} pairs, chain accuracy "
+            f"{log['chain_accuracy']:.1%}); sample more pairs or raise rft.k."
+        )
+    data = sft_rows(kept_rows, cfg.template, seed=rft.seed + r)
+    random.Random(rft.seed + r).shuffle(data)
+    _write_jsonl(out / "kept.jsonl", data)
+    t1 = time.perf_counter()
+    _fine_tune(cfg, rft, r, train_from or model, data, out)
+    log["train_seconds"] = time.perf_counter() - t1
+    log["seconds"] = sample_s + (time.perf_counter() - t0)
+    (out / "round.json").write_text(json.dumps(log, indent=2))
+    return log
+
+
+def rft_args(cfg: Any, r: int = 0, output_dir: Path | None = None) -> Any:
+    """``trl.SFTConfig`` of round ``r``'s fine-tune: grm's defaults, then ``rft.train``."""
+    from grm.training.common import trainer_defaults
+    from trl import SFTConfig
+
+    rft: RFTConfig = cfg.rft
+    out = output_dir or Path(cfg.output_dir) / "rft" / f"round-{r}" / "checkpoints"
+    return SFTConfig(
+        **{
+            **trainer_defaults(cfg, "rft"),
+            **RFT_TRAIN_DEFAULTS,
+            "seed": rft.seed + r,
+            **rft.train,
+            "output_dir": str(out),
+        }
+    )
+
+
+def _fine_tune(
+    cfg: Any, rft: RFTConfig, r: int, model: str, data: list[dict[str, Any]], out: Path
+) -> None:
+    from datasets import Dataset
+    from grm.training.common import (
+        METRICS_FILE,
+        load_model,
+        metrics_callback,
+        peft_config,
+        save_final,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    ckpts = out / "checkpoints"
+    args = rft_args(cfg, r, ckpts)
+    policy, tokenizer = load_model(model, cfg.torch_threads, cfg.dtype)
+    trainer = SFTTrainer(
+        model=policy,
+        args=args,
+        train_dataset=Dataset.from_list(data),
+        processing_class=tokenizer,
+        peft_config=peft_config(cfg),
+        callbacks=[metrics_callback(Path(cfg.output_dir) / METRICS_FILE, f"rft-{r}")],
+    )
+    resume = get_last_checkpoint(str(ckpts)) if cfg.resume and ckpts.is_dir() else None
+    trainer.train(resume_from_checkpoint=resume)
+    save_final(trainer, tokenizer, out / "model")
+
+
+def run_rft(cfg: Any, model_path: str | None = None, out: Path | None = None) -> Path:
+    """Every round of ``cfg.rft`` from ``model_path`` (default ``cfg.model``); the last
+    round's judge is copied to ``out`` (default ``cfg.output_dir``)."""
+    from grm.training.common import resolve_model
+
+    rft: RFTConfig = cfg.rft
+    start = resolve_model(model_path or cfg.model)
+    root = Path(cfg.output_dir) / "rft"
+    model = start
+    for r in range(rft.rounds):
+        rdir = root / f"round-{r}"
+        if (rdir / "round.json").is_file() and (rdir / "model" / "config.json").is_file():
+            logger.info("RFT round %d already done: %s", r, rdir / "model")
+        else:
+            run_round(cfg, rft, r, model, rdir, start if rft.from_start else None)
+        model = str(rdir / "model")
+    dest = out or Path(cfg.output_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in Path(model).iterdir():
+        target = dest / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, target)
+    logger.info("RFT: %d rounds; the judge is at %s", rft.rounds, dest)
+    return dest
