@@ -250,3 +250,20 @@ def after_last(text: str, marker: str) -> tuple[str, int] | None:
         return None
     start = idx + len(marker)
     return text[start:], start
+
+
+def between(text: str, marker: str) -> tuple[int, int] | None:
+    """The span between the first ``marker`` and the next one (or the end), or None.
+
+    ``text.split(marker)[1]`` without the copy: the rule RRM's and JudgeLRM's scripts use
+    (and a template file's ``after`` field).
+
+    >>> between("a</think>b</think>c", "</think>")
+    (9, 10)
+    """
+    first = text.find(marker)
+    if first < 0:
+        return None
+    start = first + len(marker)
+    second = text.find(marker, start)
+    return start, len(text) if second < 0 else second

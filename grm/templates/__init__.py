@@ -4,11 +4,11 @@ from grm.templates import multiturn, pairwise, pointwise, published  # noqa: F40
 from grm.templates.base import (
     Decoding,
     Template,
-    get_template,
     neutralize,
     register_template,
     template_names,
 )
+from grm.templates.lookup import get_template
 
 __all__ = [
     "Decoding",

@@ -11,7 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from grm.parsing import DEFAULT_MAX_TRAILING, Parsed, Rule
 from grm.registry import Registry
@@ -261,15 +261,3 @@ def register_template(*names: str, replace: bool = False) -> Callable[[T], T]:
 
 def template_names() -> list[str]:
     return TEMPLATES.names()
-
-
-def get_template(name: str | Template, **options: Any) -> Template:
-    """Look a template up by name, load it from a template file (``*.yaml``), or pass an
-    instance through; options go to its init."""
-    if isinstance(name, Template):
-        return name
-    from grm.templates.files import is_template_file, load_template_file
-
-    if is_template_file(name):
-        return load_template_file(name, **options)
-    return TEMPLATES.get(name)(**options)

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from grm.templates.base import Template, get_template
+from grm.templates.base import Template
 from grm.templates.detect import detect
+from grm.templates.lookup import get_template
 
 logger = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ import yaml
 from grm.parsing import (
     DEFAULT_MAX_TRAILING,
     Parsed,
+    between,
     parse_choice,
     parse_repeated_scores,
     parse_score_list,
 )
 from grm.templates.base import Decoding, Template, slot_label
-from grm.templates.published.common import between
 from grm.types import JudgeRequest, Message
 
 SUFFIXES = (".yaml", ".yml")

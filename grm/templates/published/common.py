@@ -25,19 +25,3 @@ def pair_text(template: Template, request: JudgeRequest, order: Sequence[int]) -
         tuple(template.data(request.responses[i]) for i in order),
         None if request.reference is None else template.data(request.reference),
     )
-
-
-def between(text: str, marker: str) -> tuple[int, int] | None:
-    """The span between the first ``marker`` and the next one (or the end), or None.
-
-    ``text.split(marker)[1]`` without the copy: the rule RRM's and JudgeLRM's scripts use.
-
-    >>> between("a</think>b</think>c", "</think>")
-    (9, 10)
-    """
-    first = text.find(marker)
-    if first < 0:
-        return None
-    start = first + len(marker)
-    second = text.find(marker, start)
-    return start, len(text) if second < 0 else second

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from grm.parsing import Parsed, parse_repeated_scores
+from grm.parsing import Parsed, between, parse_repeated_scores
 from grm.templates.base import Decoding, Template, register_template, think_block
-from grm.templates.published.common import between, pair_text
+from grm.templates.published.common import pair_text
 from grm.types import JudgeRequest, Message
 
 # parse_judge_lrm_response: re.findall(r'<answer>\s*(\d+)\s*</answer>', text)[:2]

@@ -22,9 +22,9 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from grm.parsing import Parsed, find_verdict
+from grm.parsing import Parsed, between, find_verdict
 from grm.templates.base import Decoding, Template, register_template, think_block
-from grm.templates.published.common import between, pair_text
+from grm.templates.published.common import pair_text
 from grm.types import JudgeRequest, Message
 
 # last_boxed_only_string + remove_boxed: the last "\boxed" (closed or not), its content
