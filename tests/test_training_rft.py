@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-from grm.training.config import TrainConfig
-from grm.training.rft import RFTConfig, SampledChain, pair_stats, round_log, select_chains
+from grm.training.config import RFTConfig, TrainConfig
+from grm.training.rft import SampledChain, pair_stats, round_log, select_chains
 
 AB, BA = (0, 1), (1, 0)
 
@@ -83,7 +83,7 @@ def test_the_shipped_config_loads_and_its_stage_is_known() -> None:
 
 @pytest.mark.slow
 def test_one_round_samples_keeps_trains_and_resumes(tmp_path: Path) -> None:
-    from grm.training.grpo import run
+    from grm.training.pipeline import run
 
     from grm import RewardModel
 

@@ -146,7 +146,8 @@ def test_cli_check_data_reports_without_a_model(
 
 def test_data_through_grpo_splits_caps_and_holds_out(tmp_path: Path) -> None:
     from grm.training.config import TrainConfig
-    from grm.training.grpo import grpo_dataset, grpo_splits
+    from grm.training.grpo import grpo_dataset
+    from grm.training.splits import grpo_splits
 
     cfg = TrainConfig(
         model=str(tmp_path / "no-model"),

@@ -21,12 +21,94 @@ from pathlib import Path
 from typing import Any
 
 from grm.training.data import FORMATS
-from grm.training.rft import RFTConfig
 from grm.training.tasks import TaskConfig
 
 from grm.templates import get_template
 
 STAGES = ("sft", "rft", "grpo")
+
+
+@dataclass
+class RFTConfig:
+    """The ``rft:`` section of a training config."""
+
+    rounds: int = 2
+    """Sample-filter-fine-tune rounds; each starts from the previous round's judge."""
+    pairs_per_round: int = 200
+    """Training pairs sampled per round (fresh pairs each round)."""
+    k: int = 8
+    """Chains sampled per pair, split evenly over the two response orders."""
+    max_tokens: int = 128
+    """Most tokens per sampled chain; a chain cut before its verdict is not kept."""
+    temperature: float = 1.0
+    """Sampling temperature of the rounds' chains."""
+    per_order: int = 1
+    """Right chains kept per response order of a pair (at most)."""
+    agree_orders: bool = False
+    """Keep a pair only when its majority verdict is right in both response orders."""
+    drop_all_right: bool = True
+    """Drop pairs whose every chain is right: they teach nothing the judge lacks."""
+    from_start: bool = False
+    """Fine-tune every round from the stage's starting judge (ReST-EM) on the round's chains
+    instead of continuing from the previous round."""
+    engine: str = "vllm"
+    """grm engine that samples the chains ('vllm', 'transformers', 'auto')."""
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    """Options for the engine (for vLLM on CPU, e.g. ``gpu_memory_utilization``)."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Arguments for ``trl.SFTConfig`` of each round's fine-tune (over RFT_TRAIN_DEFAULTS)."""
+    seed: int = 0
+    """Seed of the pair draws and the fine-tunes (round r uses seed + r)."""
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "pairs_per_round", "max_tokens", "per_order"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"rft.{name} must be >= 1, got {getattr(self, name)}.")
+        if self.k < 2 or self.k % 2:
+            raise ValueError(
+                f"rft.k must be an even number >= 2 (half the chains per response order), "
+                f"got {self.k}."
+            )
+        if self.temperature <= 0:
+            raise ValueError(
+                f"rft.temperature must be > 0 (rejection sampling needs varied chains), "
+                f"got {self.temperature}."
+            )
+        if not isinstance(self.train, dict):
+            raise ValueError("rft.train must be a mapping of trl.SFTConfig arguments.")
+        if "output_dir" in self.train:
+            raise ValueError("rft.train.output_dir is set by grm; set output_dir instead.")
+
+
+@dataclass
+class DifficultyConfig:
+    """The ``difficulty:`` section of a training config (GRPO's pair filter)."""
+
+    k: int = 8
+    """Chains sampled per candidate pair (half per response order)."""
+    low: float = 0.2
+    """Keep pairs whose share of right chains is at least this."""
+    high: float = 0.8
+    """... and at most this."""
+    max_tokens: int = 128
+    """Most tokens per sampled chain."""
+    temperature: float = 1.0
+    """Sampling temperature (GRPO's own, so the shares match what training will see)."""
+    engine: str = "vllm"
+    """grm engine that samples ('vllm', 'transformers', 'auto')."""
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    """Options for that engine."""
+
+    def __post_init__(self) -> None:
+        if self.k < 2 or self.k % 2:
+            raise ValueError(f"difficulty.k must be an even number >= 2, got {self.k}.")
+        if not 0 <= self.low <= self.high <= 1:
+            raise ValueError(
+                f"difficulty.low and difficulty.high must satisfy 0 <= low <= high <= 1, got "
+                f"{self.low} and {self.high}."
+            )
+
+
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -92,6 +174,9 @@ class TrainConfig:
     """Arguments for ``trl.SFTConfig`` (max_steps, learning_rate, batch size, ...)."""
     grpo: dict[str, Any] = field(default_factory=dict)
     """Arguments for ``trl.GRPOConfig`` (num_generations, max_completion_length, use_vllm, ...)."""
+    difficulty: DifficultyConfig | None = None
+    """GRPO trains only on pairs the starting judge gets right between ``low`` and ``high``
+    of the time (:class:`grm.training.difficulty.DifficultyConfig`); None: every pair."""
     rft: RFTConfig = field(default_factory=RFTConfig)
     """Rejection-sampling rounds (:class:`grm.training.rft.RFTConfig`; its ``train`` mapping
     goes to ``trl.SFTConfig`` for each round's fine-tune)."""
@@ -114,6 +199,8 @@ class TrainConfig:
                     f"{sorted(f.name for f in fields(RFTConfig))}."
                 )
             self.rft = RFTConfig(**self.rft)
+        if isinstance(self.difficulty, dict):
+            self.difficulty = DifficultyConfig(**self.difficulty)
         self.stages = tuple(self.stages)
         bad = [s for s in self.stages if s not in STAGES]
         if not self.stages or bad:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,8 @@ from grm.training.config import TrainConfig
 from grm.training.data import grpo_rows
 from grm.training.heldout import heldout_callback
 from grm.training.rewards import make_reward_funcs
-from grm.training.tasks import TaskRow, make_tasks
-from grm.training.user_data import prepare_for
+from grm.training.splits import grpo_splits
+from grm.training.tasks import TaskRow
 from grm.training.vllm_sync import keep_cpu_weights, on_cpu_vllm, patch_colocate_sync
 
 logger = logging.getLogger(__name__)
@@ -52,31 +51,6 @@ GRPO_DEFAULTS: dict[str, Any] = {
     "shuffle_dataset": False,
     "log_completions": False,
 }
-
-
-def grpo_splits(cfg: TrainConfig, tokenizer: Any = None) -> tuple[list[TaskRow], list[TaskRow]]:
-    """(train rows, held-out rows): ``cfg.data`` checked, length-filtered and split by
-    prompt (:mod:`grm.training.user_data`), or the verifiable tasks' disjoint splits."""
-    if cfg.data is not None:
-        report = prepare_for(cfg, tokenizer)
-        if report.dropped:
-            logger.warning(
-                "%d of %d rows of %s dropped: %s (grm train CONFIG --check-data lists them)",
-                len(report.dropped),
-                report.records,
-                cfg.data,
-                report.dropped_by_kind(),
-            )
-        if not report.train:
-            raise ValueError(
-                f"no training rows left in {cfg.data}; run grm train CONFIG --check-data."
-            )
-        rows = list(report.train)
-        random.Random(cfg.seed).shuffle(rows)
-        return rows[: cfg.n_train], report.heldout[: cfg.heldout_n]
-    # A different seed than SFT's item stream: GRPO sees fresh items of the train split.
-    rows = make_tasks(cfg.tasks, "train", cfg.n_train + 7919)[-cfg.n_train :]
-    return rows, make_tasks(cfg.tasks, "eval", cfg.heldout_n)
 
 
 def grpo_dataset(cfg: TrainConfig, rows: list[TaskRow] | None = None) -> Any:
@@ -107,11 +81,14 @@ def build_grpo_trainer(
     ``heldout_every > 0``, the held-out accuracy callback.
     """
     args = grpo_args(cfg)  # first: under ZeRO-3 it sets up sharded loading
-    model, tokenizer = load_model(
-        resolve_model(model_path or cfg.model), cfg.torch_threads, cfg.dtype
-    )
+    start = resolve_model(model_path or cfg.model)
+    model, tokenizer = load_model(start, cfg.torch_threads, cfg.dtype)
     tokenizer.padding_side = "left"
     train_rows, heldout_rows = grpo_splits(cfg, tokenizer)
+    if cfg.difficulty is not None:  # before TRL starts its own (colocated) engine
+        from grm.training.difficulty import filter_rows
+
+        train_rows = filter_rows(cfg, start, train_rows)
     heldout = None
     if cfg.heldout_every > 0 and heldout_rows:
         heldout = heldout_callback(
@@ -179,21 +156,3 @@ def run_grpo(
         logger.info("Resuming GRPO from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
     return save_final(trainer, tokenizer, out or Path(cfg.output_dir))
-
-
-def run(cfg: TrainConfig) -> Path:
-    """Every stage of ``cfg`` in order; each starts from the previous stage's judge."""
-    out = Path(cfg.output_dir)
-    start: str | None = None
-    for stage in cfg.stages:
-        if stage == "sft":
-            from grm.training.sft import run_sft
-
-            start = str(run_sft(cfg, start, out))
-        elif stage == "rft":
-            from grm.training.rft import run_rft
-
-            start = str(run_rft(cfg, start, out))
-        else:
-            start = str(run_grpo(cfg, start, out))
-    return out

@@ -32,10 +32,11 @@ import random
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from grm.training.config import RFTConfig
 from grm.training.tasks import TaskRow
 
 logger = logging.getLogger(__name__)
@@ -50,58 +51,6 @@ RFT_TRAIN_DEFAULTS: dict[str, Any] = {
     "max_length": 1024,
     "weight_decay": 0.0,
 }
-
-
-@dataclass
-class RFTConfig:
-    """The ``rft:`` section of a training config."""
-
-    rounds: int = 2
-    """Sample-filter-fine-tune rounds; each starts from the previous round's judge."""
-    pairs_per_round: int = 200
-    """Training pairs sampled per round (fresh pairs each round)."""
-    k: int = 8
-    """Chains sampled per pair, split evenly over the two response orders."""
-    max_tokens: int = 128
-    """Most tokens per sampled chain; a chain cut before its verdict is not kept."""
-    temperature: float = 1.0
-    """Sampling temperature of the rounds' chains."""
-    per_order: int = 1
-    """Right chains kept per response order of a pair (at most)."""
-    agree_orders: bool = False
-    """Keep a pair only when its majority verdict is right in both response orders."""
-    drop_all_right: bool = True
-    """Drop pairs whose every chain is right: they teach nothing the judge lacks."""
-    from_start: bool = False
-    """Fine-tune every round from the stage's starting judge (ReST-EM) on the round's chains
-    instead of continuing from the previous round."""
-    engine: str = "vllm"
-    """grm engine that samples the chains ('vllm', 'transformers', 'auto')."""
-    engine_options: dict[str, Any] = field(default_factory=dict)
-    """Options for the engine (for vLLM on CPU, e.g. ``gpu_memory_utilization``)."""
-    train: dict[str, Any] = field(default_factory=dict)
-    """Arguments for ``trl.SFTConfig`` of each round's fine-tune (over RFT_TRAIN_DEFAULTS)."""
-    seed: int = 0
-    """Seed of the pair draws and the fine-tunes (round r uses seed + r)."""
-
-    def __post_init__(self) -> None:
-        for name in ("rounds", "pairs_per_round", "max_tokens", "per_order"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"rft.{name} must be >= 1, got {getattr(self, name)}.")
-        if self.k < 2 or self.k % 2:
-            raise ValueError(
-                f"rft.k must be an even number >= 2 (half the chains per response order), "
-                f"got {self.k}."
-            )
-        if self.temperature <= 0:
-            raise ValueError(
-                f"rft.temperature must be > 0 (rejection sampling needs varied chains), "
-                f"got {self.temperature}."
-            )
-        if not isinstance(self.train, dict):
-            raise ValueError("rft.train must be a mapping of trl.SFTConfig arguments.")
-        if "output_dir" in self.train:
-            raise ValueError("rft.train.output_dir is set by grm; set output_dir instead.")
 
 
 # --- the pure part: which chains a round keeps -------------------------------------------------
@@ -214,26 +163,30 @@ def _own_winner(chain: Any) -> int | str | None:
 def sample_pairs(
     model: str,
     rows: Sequence[TaskRow],
-    cfg: RFTConfig,
+    k: int,
+    max_tokens: int,
+    temperature: float = 1.0,
     template: str = "default",
+    engine: str = "vllm",
+    engine_options: dict[str, Any] | None = None,
 ) -> list[list[SampledChain]]:
-    """``cfg.k`` position-balanced chains per row from the judge at ``model``, one batched
-    pass (grm's own :meth:`RewardModel.compare_batch`, so the chains are exactly those a user
-    of the judge would get). Also used to measure pair difficulty before GRPO."""
+    """``k`` position-balanced chains per row from the judge at ``model``, one batched pass
+    through grm's own :meth:`RewardModel.compare_batch`, so the chains are exactly those a
+    user of the judge would get. RFT rounds and GRPO's difficulty filter both sample here."""
     from grm.training.data import request_of
 
     from grm import RewardModel
 
     with RewardModel.load(
         model,
-        engine=cfg.engine,
+        engine=engine,
         template=template,
-        engine_options=cfg.engine_options or None,
-        temperature=cfg.temperature,
-        max_tokens=cfg.max_tokens,
+        engine_options=engine_options or None,
+        temperature=temperature,
+        max_tokens=max_tokens,
         calibrator=False,
     ) as rm:
-        results = rm.compare_batch([request_of(r) for r in rows], k=cfg.k, progress=None)
+        results = rm.compare_batch([request_of(r) for r in rows], k=k, progress=None)
     return [[SampledChain(c.order, c.text, _own_winner(c)) for c in res.chains] for res in results]
 
 
@@ -243,7 +196,7 @@ def sample_pairs(
 def round_rows(cfg: Any, rft: RFTConfig, r: int) -> list[TaskRow]:
     """Round ``r``'s training pairs: fresh draws from the train split (never the held-out
     items), or from ``cfg.data``'s training split, shuffled by the round's seed."""
-    from grm.training.grpo import grpo_splits
+    from grm.training.splits import grpo_splits
 
     n = rft.pairs_per_round
     if cfg.data is not None:
@@ -293,7 +246,16 @@ def run_round(
         logger.info("RFT round %d: reusing %d sampled pairs", r, len(samples))
     else:
         rows = round_rows(cfg, rft, r)
-        chains = sample_pairs(model, rows, rft, cfg.template)
+        chains = sample_pairs(
+            model,
+            rows,
+            rft.k,
+            rft.max_tokens,
+            rft.temperature,
+            cfg.template,
+            rft.engine,
+            rft.engine_options,
+        )
         samples = list(zip(rows, chains, strict=True))
         sample_s = time.perf_counter() - t0
         tmp = samples_path.with_suffix(".tmp")

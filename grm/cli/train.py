@@ -118,7 +118,7 @@ def run(args: Any) -> int:
             )
         )
         return 0
-    from grm.training.grpo import run as run_stages
+    from grm.training.pipeline import run as run_stages
 
     out = run_stages(cfg)
     if not _main_process():
