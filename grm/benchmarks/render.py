@@ -1,0 +1,171 @@
+"""Render the tables of a Markdown document from run records, or check that they match.
+
+A region of the document between
+
+    <!-- record: NAME[,NAME...] VIEW -->
+    ...
+    <!-- /record -->
+
+is replaced by the table the view ``VIEW`` makes from the records ``docs/records/NAME.json``;
+everything outside the regions (the prose, other sections) is left as it is. A table outside
+every region must say where its figures come from: a line above it (within three lines)
+containing ``raw output not kept`` (figures typed from a run's output before records
+existed) or ``not rendered``.
+
+    python -m grm.benchmarks.render docs/benchmarks.md           # rewrite the regions
+    python -m grm.benchmarks.render docs/benchmarks.md --check   # exit 1 if they differ
+
+>>> doc = "a\\n<!-- record: x t -->\\nold\\n<!-- /record -->\\nb\\n"
+>>> print(render_text(doc, lambda names, view: f"{view} of {'+'.join(names)}"))
+a
+<!-- record: x t -->
+t of x
+<!-- /record -->
+b
+<BLANKLINE>
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grm.benchmarks import record as rec
+from grm.benchmarks.scaling_report import ci, curve_table
+
+REGION = re.compile(
+    r"(?P<open><!-- record: (?P<names>[\w.,+-]+) (?P<view>\w+) -->\n)"
+    r"(?P<body>.*?)(?P<close><!-- /record -->)",
+    re.S,
+)
+NOTES = ("raw output not kept", "not rendered")
+
+
+def view_curve(records: list[dict[str, Any]]) -> str:
+    """Accuracy versus k of a ``bench_scaling`` record's (first) judge on the suite."""
+    report = records[0]["report"]
+    return curve_table(next(iter(report.values()))["suite"])
+
+
+def view_compare(records: list[dict[str, Any]]) -> str:
+    """Paired differences of ``compare_judges`` records, one row each."""
+    ks = [r["k"] for r in records[0]["figures"]["rows"]]
+    lines = ["| comparison | " + " | ".join(f"k={k}" for k in ks) + " |"]
+    lines.append("|---" * (len(ks) + 1) + "|")
+    for r in records:
+        cells = [ci(row, "diff", sign=True) for row in r["figures"]["rows"]]
+        lines.append(f"| {r['args']['title']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def view_serve(records: list[dict[str, Any]]) -> str:
+    """Offline ``compare_batch`` against the served engine (``bench_serve``)."""
+    r = records[0]["figures"]
+    off, srv = r["offline"], r["served"]
+    codes = ", ".join(f"{n} x {c}" for c, n in srv["codes"].items())
+    lost = "none lost" if srv["codes"].get("-1", 0) == 0 else f"{srv['codes']['-1']} lost"
+    return "\n".join(
+        [
+            "| | offline `compare_batch` | served, 32 clients | ratio (goal) |",
+            "|---|---|---|---|",
+            f"| throughput | {off['rps']:.2f} req/s ({off['judged']} in {off['batch_s']:.1f} s) "
+            f"| {srv['rps']:.2f} req/s ({r['requests']} in {srv['wall_s']:.1f} s) "
+            f"| {r['throughput_ratio']:.2f} (>= 0.9) |",
+            f"| lone request | {off['lone_s']:.2f} s (direct Python call) "
+            f"| {srv['lone_s']:.2f} s (HTTP) | {r['lone_ratio']:.2f} (<= 1.2) |",
+            f"| served latency | | p50 {srv['p50_s']:.1f} s, p99 {srv['p99_s']:.1f} s | |",
+            f"| answers | {off['judged']} | {codes}, {lost} | |",
+        ]
+    )
+
+
+def view_adaptive(records: list[dict[str, Any]]) -> str:
+    """Fixed k, a real ``k="auto"`` run and replayed rules (``bench_adaptive``)."""
+    from grm.benchmarks.adaptive_report import table
+
+    return table(records[0]["figures"])
+
+
+def view_heldout(records: list[dict[str, Any]]) -> str:
+    """Held-out accuracy before and after training (``train_user_data``)."""
+    from grm.benchmarks.heldout import before_after_table
+
+    r = records[0]
+    return before_after_table(r["figures"], r["args"]["heldout_ks"], r["args"]["rows"])
+
+
+VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "curve": view_curve,
+    "compare": view_compare,
+    "serve": view_serve,
+    "adaptive": view_adaptive,
+    "heldout": view_heldout,
+}
+"""Table views by name (the ``VIEW`` of a region's marker)."""
+
+
+def from_records(records_dir: Path) -> Callable[[list[str], str], str]:
+    """A region renderer reading ``records_dir/NAME.json``."""
+
+    def render(names: list[str], view: str) -> str:
+        if view not in VIEWS:
+            raise ValueError(f"unknown record view {view!r}; choose from {sorted(VIEWS)}.")
+        return VIEWS[view]([rec.load(records_dir / f"{n}.json") for n in names])
+
+    return render
+
+
+def render_text(text: str, render: Callable[[list[str], str], str]) -> str:
+    """``text`` with every record region's body replaced by ``render(names, view)``."""
+
+    def sub(m: re.Match[str]) -> str:
+        body = render(m["names"].split(","), m["view"]).rstrip("\n")
+        return f"{m['open']}{body}\n{m['close']}"
+
+    return REGION.sub(sub, text)
+
+
+def unmarked_tables(text: str) -> list[int]:
+    """Line numbers (1-based) of tables outside every region with no note above them."""
+    inside = set()
+    for m in REGION.finditer(text):
+        first = text.count("\n", 0, m.start()) + 1
+        inside.update(range(first, first + m.group(0).count("\n") + 1))
+    lines = text.splitlines()
+    found = []
+    for i, line in enumerate(lines, 1):
+        starts = line.startswith("|") and (i == 1 or not lines[i - 2].startswith("|"))
+        if starts and i not in inside:
+            above = " ".join(lines[max(0, i - 4) : i - 1])
+            if not any(note in above for note in NOTES):
+                found.append(i)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("document", help="a Markdown file, e.g. docs/benchmarks.md")
+    p.add_argument("--records", default=str(rec.RECORDS), help="the records folder")
+    p.add_argument("--check", action="store_true", help="exit 1 if the document differs")
+    args = p.parse_args(argv)
+    path = Path(args.document)
+    text = path.read_text()
+    new = render_text(text, from_records(Path(args.records)))
+    unmarked = unmarked_tables(new)
+    for line in unmarked:
+        print(f"{path}:{line}: a table with no record region and no note", file=sys.stderr)
+    if args.check:
+        if new != text:
+            print(f"{path} differs from its records: run python -m grm.benchmarks.render {path}")
+        return 1 if new != text or unmarked else 0
+    if new != text:
+        path.write_text(new)
+    return 1 if unmarked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

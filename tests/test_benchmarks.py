@@ -1,0 +1,146 @@
+"""The benchmark harness (grm.benchmarks) and the docs rendered from its records.
+
+The render check runs here so CI fails when docs/benchmarks.md drifts from docs/records/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import doctest
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from grm.benchmarks import record, render
+from grm.benchmarks.cli import add_common, engine_options
+from grm.benchmarks.replay import plan_ordered_votes, replay_rules
+from grm.benchmarks.stored import chain_records, compare, load_set, sets
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALING = ROOT / "docs" / "bench_scaling.json"
+
+
+def test_benchmarks_doc_matches_its_records() -> None:
+    assert render.main([str(ROOT / "docs" / "benchmarks.md"), "--check"]) == 0
+
+
+def _doc(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "records").mkdir()
+    rec = {"kind": "compare_judges", "args": {"title": "A - B"}}
+    rec["figures"] = {"rows": [{"k": 1, "diff": 0.05, "low": -0.01, "high": 0.1}]}
+    (tmp_path / "records" / "cmp.json").write_text(json.dumps(rec))
+    doc = tmp_path / "doc.md"
+    doc.write_text(body)
+    return doc
+
+
+def test_render_replaces_only_the_region_and_check_fails_until_rendered(tmp_path: Path) -> None:
+    prose = "# Title\n\nHand-written prose | with a pipe.\n\n"
+    doc = _doc(
+        tmp_path, prose + "<!-- record: cmp compare -->\n| stale |\n<!-- /record -->\nEnd.\n"
+    )
+    args = [str(doc), "--records", str(tmp_path / "records")]
+    assert render.main([*args, "--check"]) == 1
+    assert render.main(args) == 0
+    text = doc.read_text()
+    assert text.startswith(prose) and text.endswith("<!-- /record -->\nEnd.\n")
+    assert "| A - B | +5.0 [-1.0, +10.0] |" in text and "stale" not in text
+    assert render.main([*args, "--check"]) == 0
+
+
+def test_a_table_without_a_region_or_a_note_fails_the_check(tmp_path: Path) -> None:
+    doc = _doc(tmp_path, "Text.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert render.main([str(doc), "--records", str(tmp_path / "records"), "--check"]) == 1
+    doc.write_text("*(Figures typed from the run's output; raw output not kept.)*\n\n| a |\n")
+    assert render.main([str(doc), "--records", str(tmp_path / "records"), "--check"]) == 0
+
+
+def test_an_unknown_view_names_the_choices(tmp_path: Path) -> None:
+    doc = _doc(tmp_path, "<!-- record: cmp nosuch -->\n<!-- /record -->\n")
+    with pytest.raises(ValueError, match="unknown record view 'nosuch'; choose from"):
+        render.main([str(doc), "--records", str(tmp_path / "records")])
+
+
+def test_a_run_record_holds_command_commit_machine_load_and_figures(tmp_path: Path) -> None:
+    run = record.Run("t", kind="unit", args={"k": 4}, argv=["bench.py", "--k", "4"])
+    run.figures["accuracy"] = record.figure([1.0, 0.0, 1.0, 1.0] * 5)
+    run.items.append({"pair": 0, "score": 1.0})
+    saved = json.loads(run.save(tmp_path / "t.json").read_text())
+    assert saved["command"] == "bench.py --k 4" and saved["args"] == {"k": 4}
+    assert saved["git_commit"] and len(saved["git_commit"].split("+")[0]) == 40
+    assert saved["machine"]["cores"] >= 1 and saved["machine"]["cpu"]
+    assert len(saved["load_average"]["start"]) == 3 and len(saved["load_average"]["end"]) == 3
+    fig = saved["figures"]["accuracy"]
+    assert fig["n"] == 20 and fig["mean"] == 0.75 and fig["low"] < 0.75 < fig["high"]
+    assert saved["items"] == [{"pair": 0, "score": 1.0}]
+    assert "\n" not in (tmp_path / "t.json").read_text().rstrip("\n")  # compact: one line
+
+
+def test_figure_of_nothing_has_no_interval() -> None:
+    assert record.figure([]) == {"mean": None, "n": 0, "low": None, "high": None}
+
+
+def test_common_options_take_per_command_defaults_and_settings() -> None:
+    p = argparse.ArgumentParser()
+    add_common(p, "engine", "k", k=4, model={"action": "append", "required": True})
+    a = p.parse_args(["--model", "x", "--model", "y"])
+    assert (a.engine, a.k, a.model) == ("vllm", 4, ["x", "y"])
+    with pytest.raises(ValueError, match="unknown common option 'kk'"):
+        add_common(p, "kk")
+
+
+def test_engine_options_parse_json_and_name_the_bad_one() -> None:
+    ns = argparse.Namespace(engine_option=["max_model_len=4096", "dtype=bfloat16"])
+    assert engine_options(ns) == {"max_model_len": 4096, "dtype": "bfloat16"}
+    with pytest.raises(ValueError, match="--engine-option takes KEY=JSON, got 'oops'"):
+        engine_options(argparse.Namespace(engine_option=["oops"]))
+
+
+def test_replay_of_stored_chains_gives_the_stored_rows() -> None:
+    """The stored chains, put back in plan order and replayed, give the figures the report
+    holds (bench_scaling.py wrote them from the live chains)."""
+    data = json.loads(SCALING.read_text())
+    label, run, _, s = next(sets(data))
+    args = run["args"]
+    ordered = plan_ordered_votes(s["pairs"], args["max_k"], args["seed"], args["batch_size"])
+    labels = [p["label"] for p in s["pairs"]]
+    rows = replay_rules(ordered, labels, [2], [0.9], args["max_k"], args["seed"])
+    stored = {r["rule"]: r for r in s["replayed"] if r["wave_size"] == 2 and r["confidence"] == 0.9}
+    assert rows and {r["rule"] for r in rows} == set(stored)
+    for r in rows:
+        assert r == stored[r["rule"]], (label, r["rule"])
+
+
+def test_compare_reproduces_the_documented_difference_and_refuses_other_pairs() -> None:
+    a = load_set(f"{SCALING}:sft+grpo-lora")
+    b = load_set(f"{SCALING}:grm-judge-135m")
+    (row,) = compare(a, b, [1])
+    assert f"{100 * row['diff']:+.1f} [{100 * row['low']:+.1f}, {100 * row['high']:+.1f}]" == (
+        "-0.3 [-2.2, +1.7]"
+    )
+    other = load_set(f"{SCALING}:grm-judge-135m, pairs 51-100")
+    with pytest.raises(ValueError, match="do not hold the same pairs"):
+        compare(a, other, [1])
+    assert len(chain_records(a)) == 300
+
+
+DOCTESTED = [
+    "grm.benchmarks.record",
+    "grm.benchmarks.cli",
+    "grm.benchmarks.data",
+    "grm.benchmarks.replay",
+    "grm.benchmarks.stored",
+    "grm.benchmarks.scaling_report",
+    "grm.benchmarks.render",
+    "grm.benchmarks.timing",
+    "grm.benchmarks.serving",
+    "grm.benchmarks.meta_vote",
+]
+
+
+@pytest.mark.parametrize("name", DOCTESTED)
+def test_doctests(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
