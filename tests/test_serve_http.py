@@ -54,7 +54,7 @@ def open_loopback(loopback_server: tuple[str, Path]) -> str:
         ({"token": "x" * 20 + "é"}, "printable ASCII"),
         ({"allow_from": ("not-a-net",)}, "is not a network"),
         ({"max_request_chains": 10, "max_chains": 5}, "could never be admitted"),
-        ({"k": 0}, "k must be in 1..max_k"),
+        ({"k": 0}, "k must be in 1..max_request_k"),
     ],
 )
 def test_server_config_refuses_unsafe_or_impossible_settings(
@@ -62,6 +62,29 @@ def test_server_config_refuses_unsafe_or_impossible_settings(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         ServerConfig(**kwargs)
+
+
+def test_the_old_name_of_the_request_k_cap_still_works_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="max_request_k"):
+        cfg = ServerConfig(max_k=8)
+    assert cfg.max_request_k == 8 and cfg.max_k is None
+    with pytest.raises(ValueError, match="disagree"):
+        ServerConfig(max_k=8, max_request_k=9)
+
+
+def test_the_cli_maps_the_deprecated_max_k_flag_to_the_request_cap(capsys: Any) -> None:
+    import argparse
+
+    from grm.cli.serve import add_parser, request_k_cap
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_parser(sub)
+    parse = sub.choices["serve"].parse_args
+    assert request_k_cap(parse([])) == 64
+    assert request_k_cap(parse(["--max-request-k", "32"])) == 32
+    args = parse(["--max-k", "8", "--auto-max-k", "12"])
+    assert request_k_cap(args) == 8 and args.auto_max_k == 12
+    assert "--max-k is deprecated" in capsys.readouterr().err
 
 
 def test_an_allow_list_or_a_token_opens_other_interfaces() -> None:
@@ -235,6 +258,11 @@ def test_bad_fields_get_422_naming_them(secured: str, body: dict[str, Any], fiel
 def test_costly_requests_are_refused_by_their_chains(secured: str) -> None:
     rank = {"mode": "rank", "method": "round_robin", "prompt": "q", "responses": list("abcdefgh")}
     r = httpx.post(f"{secured}/judge", json={**rank, "k": 4}, headers=AUTH)  # 28 x 4 = 112
+    assert r.status_code == 413 and "costs 112 chains" in r.json()["detail"]
+    # k="auto" is charged the judge's max_k (16, where its adaptive loop stops), not the
+    # server's cap on a fixed k (64): 7 games x 16 = 112, where 7 x 64 = 448 was charged.
+    r = httpx.post(f"{secured}/judge", json={**rank, "method": "knockout", "k": "auto"},
+                   headers=AUTH)  # fmt: skip
     assert r.status_code == 413 and "costs 112 chains" in r.json()["detail"]
     knockout = {**rank, "method": "knockout", "k": 4}  # 7 games x 4 = 28 chains
     r = httpx.post(f"{secured}/judge", json=knockout, headers=AUTH, timeout=60)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from grm.cli.judge import add_judge_config_args, add_model_args
 
-#: JudgeConfig fields this command declares itself: --k and --max-k are the server's
-#: default chains and per-request cap (ServerConfig), not the judge's.
+#: JudgeConfig fields this command declares itself: --k is the server's default chains
+#: (ServerConfig.k); the judge's max_k (where k="auto" stops) is --auto-max-k, because
+#: --max-k was, and still is (deprecated), the server's cap on a request's k.
 OWN_FLAGS = frozenset({"k", "max_k"})
 
 
@@ -38,7 +40,25 @@ def add_parser(sub: Any) -> None:
         "on a private network; others get 403",
     )
     p.add_argument("--k", type=int, default=4, help="chains per judgment when a request sets none")
-    p.add_argument("--max-k", type=int, default=64, help="the most chains a request may ask for")
+    p.add_argument(
+        "--max-request-k",
+        type=int,
+        default=None,
+        help="the largest fixed k a request may ask for (default 64; 422 above)",
+    )
+    p.add_argument(
+        "--max-k",
+        type=int,
+        default=None,
+        help="deprecated: the old name of --max-request-k",
+    )
+    p.add_argument(
+        "--auto-max-k",
+        type=int,
+        default=None,
+        help="k='auto': the most chains the judge samples per judgment (JudgeConfig.max_k, "
+        "default 16); admission charges an auto request this many",
+    )
     p.add_argument("--max-body-bytes", type=int, default=1 << 20)
     p.add_argument("--max-items", type=int, default=256, help="items per request (413 above)")
     p.add_argument(
@@ -79,6 +99,23 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def request_k_cap(args: argparse.Namespace) -> int:
+    """--max-request-k, or the deprecated --max-k (with a message on stderr)."""
+    if args.max_k is not None:
+        print(
+            "grm serve: --max-k is deprecated; it is the server's cap on a request's k, now "
+            "--max-request-k (the judge's own cap for k='auto' is --auto-max-k).",
+            file=sys.stderr,
+        )
+        if args.max_request_k is not None and args.max_request_k != args.max_k:
+            raise ValueError(
+                f"--max-k {args.max_k} and --max-request-k {args.max_request_k} disagree; "
+                "pass only --max-request-k."
+            )
+        return int(args.max_k)
+    return 64 if args.max_request_k is None else int(args.max_request_k)
+
+
 def run(args: argparse.Namespace) -> int:
     from grm import JudgeConfig, RewardModel
     from grm.cli.options import config_overrides, engine_options
@@ -91,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         token=args.token,
         k=args.k,
-        max_k=args.max_k,
+        max_request_k=request_k_cap(args),
         max_body_bytes=args.max_body_bytes,
         max_items=args.max_items,
         allow_from=tuple(args.allow_from),
@@ -113,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         template=args.template,
         engine_options=engine_options(args.engine_option),
         **config_overrides(args, JudgeConfig, skip=OWN_FLAGS),
+        **({} if args.auto_max_k is None else {"max_k": args.auto_max_k}),
     )
     print(
         f"grm serving {rm.model_path} ({rm.engine.name}) on http://{cfg.host}:{cfg.port}",

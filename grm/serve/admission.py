@@ -3,9 +3,9 @@
 A compare with k chains costs k; a pointwise score of any number of responses costs k
 (every chain scores them all); a rank costs the pairwise games its method plays times k
 (round robin n(n-1)/2, knockout n-1) or k for the listwise pointwise method. ``k="auto"``
-is charged its ceiling ``max_k``. The server refuses a request costing more than one
-request may (413) and answers 429 with ``Retry-After`` while the admitted chains would pass
-the limit.
+is charged its ceiling, the judge's ``max_k`` (where the adaptive loop stops). The server
+refuses a request costing more than one request may (413) and answers 429 with
+``Retry-After`` while the admitted chains would pass the limit.
 """
 
 from __future__ import annotations

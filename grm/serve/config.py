@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import warnings
 from dataclasses import dataclass, field
 
 from grm.reward_map import NEUTRAL, RewardMapConfig
@@ -38,8 +39,12 @@ class ServerConfig:
     cannot send one (OpenRLHF) on a private network. Others get 403."""
     k: int = 4
     """Chains per judgment when a request gives no k."""
-    max_k: int = 64
-    """The most chains a request may ask for (``k="auto"`` is charged ``max_k``)."""
+    max_request_k: int = 64
+    """The largest fixed k a request may ask for (more gets 422). Not the judge's own
+    ``JudgeConfig.max_k``, where ``k="auto"`` stops (and what admission charges it)."""
+    max_k: int | None = None
+    """Deprecated: the old name of ``max_request_k`` (it was easily read as the judge's
+    ``max_k``); still accepted, with a DeprecationWarning."""
     max_body_bytes: int = 1 << 20
     """Largest request body, declared or chunked; bigger gets 413."""
     max_items: int = 256
@@ -66,7 +71,7 @@ class ServerConfig:
     header_timeout_s: float = 10.0
     """The request head must arrive within this many seconds of the connection opening (or
     of a later request's first byte); else 408 and the connection is closed. A slowloris
-    defence uvicorn lacks (grm.serve.protocol); like nginx's ``client_header_timeout``."""
+    defence uvicorn lacks (grm.serve.deadlines); like nginx's ``client_header_timeout``."""
     body_timeout_s: float = 60.0
     """The body must arrive within this many seconds of the head; else 408 and the
     connection is closed (nginx's ``client_body_timeout``, as a total)."""
@@ -75,6 +80,20 @@ class ServerConfig:
     for every query, so a judgment without any verdict earns 0.5 unless set otherwise."""
 
     def __post_init__(self) -> None:
+        if self.max_k is not None:
+            if self.max_request_k not in (64, self.max_k):
+                raise ValueError(
+                    f"max_k={self.max_k} and max_request_k={self.max_request_k} disagree; "
+                    "max_k is the old name of max_request_k: pass only max_request_k."
+                )
+            warnings.warn(
+                "ServerConfig(max_k=...) is deprecated: it is the server's cap on a request's "
+                "k, now called max_request_k (the judge's own max_k bounds k='auto').",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            object.__setattr__(self, "max_request_k", self.max_k)
+            object.__setattr__(self, "max_k", None)
         object.__setattr__(self, "allow_from", tuple(self.allow_from))
         for net in self.allow_from:
             try:
@@ -106,8 +125,8 @@ class ServerConfig:
             )
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be in 1..65535, got {self.port}.")
-        if not 1 <= self.k <= self.max_k:
-            raise ValueError(f"k must be in 1..max_k={self.max_k}, got {self.k}.")
+        if not 1 <= self.k <= self.max_request_k:
+            raise ValueError(f"k must be in 1..max_request_k={self.max_request_k}, got {self.k}.")
         for name in (
             "max_body_bytes",
             "max_items",

@@ -1,0 +1,361 @@
+"""The judging service behind the routes: k choice, admission, deadlines and error mapping.
+
+Like vLLM's ``OpenAIServing*`` classes (``vllm/entrypoints/openai/*/serving.py``), it holds
+no HTTP: a route hands it a validated body (:mod:`grm.serve.protocol`) and gets a JSON-able
+answer, or a :class:`ServiceError` that the app turns into a typed HTTP answer:
+
+- 422 names the bad field, 413 a request too large or too costly;
+- 429 (with ``Retry-After``) while the admitted chains are at the limit;
+- 503 when the engine failed, 504 when the deadline passed (its engine work is aborted).
+
+Admission charges a request the chains it can spend (:mod:`grm.serve.admission`): k for a
+fixed k, the judge's own ``max_k`` for ``k="auto"`` (the adaptive loop stops there), never
+the server's per-request cap ``max_request_k``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from grm.inference.aio import as_async
+from grm.inference.base import AsyncEngine
+from grm.judge import EngineError
+from grm.model import RewardModel
+from grm.reward_map import result_reward
+from grm.serve.admission import Admission, request_chains
+from grm.serve.config import ServerConfig
+from grm.serve.metrics import Metrics
+from grm.serve.openrlhf import label_text, response_of, strip_special
+from grm.serve.protocol import BatchBody, JudgeBody, K, RewardBody
+from grm.serve.runner import RequestCancelled, Runner
+from grm.types import JudgeRequest, Result
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+#: Results of a judging call, and the engine's error when it failed after sampling some.
+Kept = tuple[list[Result], str | None]
+
+
+class ServiceError(Exception):
+    """A request the service could not answer with a judgement: its HTTP status, a short
+    machine-readable ``reason`` and a ``detail`` that says what to do."""
+
+    def __init__(
+        self, status: int, reason: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "reason": self.reason}
+
+
+class CountingEngine:
+    """An async engine that reports each call to ``on_call(kind)`` (for the metrics)."""
+
+    def __init__(self, engine: AsyncEngine, on_call: Callable[[str], None]) -> None:
+        self.engine = engine
+        self.on_call = on_call
+
+    async def agenerate(self, requests: Any, sampling: Any) -> Any:
+        self.on_call("generate")
+        return await self.engine.agenerate(requests, sampling)
+
+    async def achoice_logprobs(self, prompts: Any, choices: Any) -> Any:
+        self.on_call("choice")
+        return await self.engine.achoice_logprobs(prompts, choices)
+
+    async def asequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
+        self.on_call("choice")
+        return await self.engine.asequence_logprobs(prompts, candidates)
+
+
+async def _kept(work: Awaitable[list[Result]]) -> Kept:
+    """Await a judging call; when the engine failed after some chains were sampled, keep
+    the results those chains make (the error goes along)."""
+    try:
+        return list(await work), None
+    except EngineError as err:
+        if err.results is not None:
+            return list(err.results), str(err)
+        raise
+
+
+def _rank(judge: RewardModel, item: Any, method: str, k: Any) -> Any:
+    return judge.rank_batch([item], method, k)[0]
+
+
+def summary(result: Result, chains: bool = False) -> dict[str, Any]:
+    """A result as the JSON the routes answer with (its chains on request)."""
+    out = result.summary()
+    if chains:
+        out["chains"] = [
+            {"order": list(c.order), "forced": c.forced, "text": c.text} for c in result.chains
+        ]
+    return out
+
+
+class JudgeService:
+    """Judges validated requests for the routes (one per app)."""
+
+    def __init__(self, judge: RewardModel, config: ServerConfig, metrics: Metrics) -> None:
+        self.judge = judge
+        self.cfg = config
+        self.metrics = metrics
+        self.admission = Admission(config.max_chains)
+        self.engine = CountingEngine(
+            as_async(judge.engine), lambda kind: metrics.engine_calls.labels(kind).inc()
+        )
+        tokenizer = getattr(judge.engine, "tokenizer", None)
+        self.special: tuple[str, ...] = tuple(getattr(tokenizer, "all_special_tokens", ()) or ())
+        self.runner: Runner | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Ranking rounds run the sync judging code on worker threads (grm.serve.runner);
+        compare and score await the wave driver on this loop directly."""
+        self.runner = Runner(self.judge, loop, self.cfg.max_concurrency, aengine=self.engine)
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None
+
+    # ---------------------------------------------------------------- k, cost, limits
+
+    def pick_k(self, k: K) -> int | str:
+        """The request's k, or the server's default; a k over the server's cap is refused."""
+        if k is None:
+            return self.cfg.k
+        if k != "auto" and not 1 <= int(k) <= self.cfg.max_request_k:
+            raise ServiceError(
+                422, "bad_k", f"k must be in 1..{self.cfg.max_request_k} or 'auto', got {k}."
+            )
+        return k
+
+    def ceiling(self, k: int | str) -> int:
+        """The most chains one judgment at ``k`` can spend: the judge stops an adaptive
+        request at its own ``max_k``."""
+        return self.judge.config.max_k if k == "auto" else int(k)
+
+    def batch_cost(self, k: int | str, n: int) -> int:
+        """Chains a batch of ``n`` judgments can spend; an adaptive batch also stops at the
+        judge's ``budget`` when one is set."""
+        cost = self.ceiling(k) * n
+        budget = self.judge.config.budget
+        return min(cost, budget) if k == "auto" and budget is not None else cost
+
+    def bounded(self, n: int, what: str) -> None:
+        if n > self.cfg.max_items:
+            raise ServiceError(
+                413,
+                "too_many_items",
+                f"{what} has {n} items, over the limit of {self.cfg.max_items}; split the request.",
+            )
+
+    async def judged(self, cost: int, work: Callable[[], Awaitable[T]]) -> T:
+        """Admit the request by its chains, then await its judging under the deadline."""
+        cfg, metrics = self.cfg, self.metrics
+        if cost > cfg.max_request_chains:
+            metrics.rejected.labels("too_many_chains").inc()
+            raise ServiceError(
+                413,
+                "too_many_chains",
+                f"this request costs {cost} chains, over the per-request limit of "
+                f"{cfg.max_request_chains}; lower k, send fewer responses, or use "
+                "method 'knockout' instead of 'round_robin'.",
+            )
+        if not self.admission.try_admit(cost):
+            metrics.rejected.labels("full").inc()
+            raise ServiceError(
+                429,
+                "full",
+                f"the judge is at its limit of {cfg.max_chains} chains in flight "
+                f"({self.admission.in_flight} admitted); retry after the Retry-After delay.",
+                headers={"Retry-After": "1"},
+            )
+        metrics.chains_in_flight.set(self.admission.in_flight)
+        metrics.requests_in_flight.inc()
+        try:
+            return await asyncio.wait_for(work(), cfg.request_timeout_s)
+        except (TimeoutError, RequestCancelled):
+            metrics.timeouts.inc()
+            raise ServiceError(
+                504,
+                "timeout",
+                f"no answer within {cfg.request_timeout_s} s; the request's engine work was "
+                "aborted. Retry, lower k or max_tokens, or raise --timeout.",
+            ) from None
+        except EngineError as err:
+            if isinstance(err.__cause__, RequestCancelled):
+                metrics.timeouts.inc()
+                raise ServiceError(504, "timeout", str(err.__cause__)) from None
+            metrics.engine_failures.inc()
+            raise ServiceError(503, "engine_error", str(err)) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ServiceError(422, "bad_request", str(exc)) from None
+        except Exception as exc:
+            logger.exception("judging failed")
+            metrics.engine_failures.inc()
+            raise ServiceError(
+                503, "engine_error", f"the judge failed: {type(exc).__name__}: {exc}"
+            ) from None
+        finally:
+            self.admission.release(cost)
+            metrics.chains_in_flight.set(self.admission.in_flight)
+            metrics.requests_in_flight.dec()
+
+    def counted(self, results: Sequence[Result]) -> None:
+        self.metrics.chains.inc(sum(r.k_used for r in results))
+
+    def compare(self, reqs: list[JudgeRequest], k: Any) -> Awaitable[Kept]:
+        return _kept(self.judge.acompare_batch(reqs, k, engine=self.engine))
+
+    def score(self, reqs: list[JudgeRequest], k: Any) -> Awaitable[Kept]:
+        return _kept(self.judge.ascore_batch(reqs, k, engine=self.engine))
+
+    # ---------------------------------------------------------------- routes' work
+
+    def health(self, authorized: bool) -> dict[str, Any]:
+        if not self.running:
+            raise ServiceError(503, "not_running", "the judge is not running.")
+        if not authorized:
+            return {"status": "ok"}
+        return {
+            "status": "ok",
+            "model": self.judge.model_path,
+            "engine": getattr(self.judge.engine, "name", None),
+            "chains_in_flight": self.admission.in_flight,
+            "max_chains": self.cfg.max_chains,
+        }
+
+    async def judge_one(self, body: JudgeBody) -> dict[str, Any]:
+        """``/judge``: compare, score or rank one prompt's responses."""
+        self.bounded(len(body.responses), "responses")
+        k = self.pick_k(body.k)
+        n = len(body.responses)
+        try:
+            if body.mode == "rank":
+                from grm.ranking import RankItem, get_method
+
+                get_method(body.method)
+                item = RankItem(body.prompt, tuple(body.responses), body.reference)
+            else:
+                if body.mode == "compare" and n != 2:
+                    raise ValueError(
+                        f"mode 'compare' takes exactly 2 responses, got {n}; use mode 'score' "
+                        "or 'rank' for more."
+                    )
+                request = JudgeRequest(body.prompt, tuple(body.responses), body.reference)
+        except (ValueError, TypeError) as exc:
+            raise ServiceError(422, "bad_request", str(exc)) from None
+        cost = request_chains(body.mode, n, self.ceiling(k), body.method)
+        if body.mode == "rank":
+            runner = self.runner
+            assert runner is not None, "the service is not started"
+            ranking = await self.judged(cost, lambda: runner.run(_rank, item, body.method, k))
+            self.counted(ranking.results)
+            return dict(ranking.summary())
+        fn = self.compare if body.mode == "compare" else self.score
+        results, error = await self.judged(cost, lambda: fn([request], k))
+        self.counted(results)
+        out = summary(results[0], body.chains)
+        if error is not None:
+            out["engine_error"] = error
+        return out
+
+    async def judge_batch(self, body: BatchBody) -> dict[str, Any]:
+        """``/judge_batch``: many requests in one engine pass; a bad item gets its own error."""
+        self.bounded(len(body.requests), "requests")
+        k = self.pick_k(body.k)
+        answers: list[dict[str, Any]] = [{} for _ in body.requests]
+        valid: list[tuple[int, JudgeRequest]] = []
+        for i, it in enumerate(body.requests):
+            try:
+                if body.mode == "compare" and len(it.responses) != 2:
+                    raise ValueError(f"mode 'compare' takes 2 responses, got {len(it.responses)}.")
+                valid.append((i, JudgeRequest(it.prompt, tuple(it.responses), it.reference)))
+            except ValueError as exc:
+                answers[i] = {"error": f"requests[{i}]: {exc}"}
+        if valid:
+            fn = self.compare if body.mode == "compare" else self.score
+            cost = self.batch_cost(k, len(valid))
+            results, error = await self.judged(cost, lambda: fn([r for _, r in valid], k))
+            self.counted(results)
+            for (i, _), res in zip(valid, results, strict=True):
+                answers[i] = summary(res)
+                if error is not None:
+                    answers[i]["engine_error"] = error
+        return {"results": answers}
+
+    async def get_reward(self, body: RewardBody) -> dict[str, Any]:
+        """``/get_reward``: OpenRLHF's remote reward (see :mod:`grm.serve.openrlhf`)."""
+        n = len(body.query)
+        self.bounded(n, "query")
+        for name, col in (("prompts", body.prompts), ("labels", body.labels)):
+            if col is not None and len(col) != n:
+                raise ServiceError(
+                    422, "bad_request", f"{name} has {len(col)} items but query has {n}."
+                )
+        k = self.pick_k(body.k)
+        prompts = body.prompts or [""] * n
+        labels = body.labels or [None] * n
+        rewards: list[float] = [0.0] * n
+        abstain = [1.0] * n
+        k_used = [0.0] * n
+        pairs: list[tuple[int, JudgeRequest]] = []
+        singles: list[tuple[int, JudgeRequest]] = []
+        for i, (q, p, lab) in enumerate(zip(body.query, prompts, labels, strict=True)):
+            response = strip_special(response_of(q, p), self.special)
+            if not response:
+                continue  # nothing to judge: reward 0, abstention 1
+            question = strip_special(p, self.special) or "(no prompt given)"
+            reference = label_text(lab)
+            if reference is not None:
+                pairs.append((i, JudgeRequest(question, (response, reference))))
+            else:
+                singles.append((i, JudgeRequest(question, (response,))))
+        errors: list[str] = []
+
+        async def run(
+            group: list[tuple[int, JudgeRequest]], fn: Any, share: int, template: Any
+        ) -> None:
+            results, error = await self.judged(share, lambda: fn([r for _, r in group], k))
+            self.counted(results)
+            if error is not None:
+                errors.append(error)
+            for (i, _), res in zip(group, results, strict=True):
+                # A judgment without any verdict follows cfg.reward and is flagged in extra_logs.
+                value = result_reward(res, template, self.cfg.reward)
+                rewards[i] = 0.5 if value is None else value
+                abstain[i] = res.abstentions / res.k_used if res.k_used else 1.0
+                k_used[i] = float(res.k_used)
+
+        jobs = []
+        if pairs:
+            share = self.batch_cost(k, len(pairs))
+            jobs.append(run(pairs, self.compare, share, self.judge.template))
+        if singles:
+            share = self.batch_cost(k, len(singles))
+            jobs.append(run(singles, self.score, share, self.judge.pointwise_template))
+        if jobs:
+            await asyncio.gather(*jobs)
+        out: dict[str, Any] = {
+            "rewards": rewards,
+            "scores": rewards,
+            "extra_logs": {"grm_abstention_rate": abstain, "grm_k_used": k_used},
+        }
+        if errors:
+            out["engine_error"] = "; ".join(errors)
+        return out
