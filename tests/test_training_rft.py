@@ -118,3 +118,19 @@ def test_one_round_samples_keeps_trains_and_resumes(tmp_path: Path) -> None:
     stamp = (out / "rft/round-0/round.json").stat().st_mtime_ns
     run(cfg)  # the finished round is skipped, not sampled or trained again
     assert (out / "rft/round-0/round.json").stat().st_mtime_ns == stamp
+
+
+def test_difficulty_band_keeps_pairs_right_sometimes() -> None:
+    from grm.training.difficulty import in_band
+
+    assert in_band(chains((AB, 0), (BA, 1), (AB, 0), (BA, 0)), 0, 0.2, 0.8)
+    assert not in_band(chains((AB, 0), (BA, 0)), 0, 0.2, 0.8)  # all right
+    assert not in_band(chains((AB, 1), (BA, None)), 0, 0.2, 0.8)  # none right
+    assert not in_band([], 0, 0.0, 1.0)
+
+
+def test_bad_difficulty_sections_name_the_field() -> None:
+    with pytest.raises(ValueError, match="difficulty.k must be an even number"):
+        TrainConfig(difficulty={"k": 5})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="0 <= low <= high <= 1"):
+        TrainConfig(difficulty={"low": 0.9, "high": 0.1})  # type: ignore[arg-type]

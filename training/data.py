@@ -1,11 +1,13 @@
 """Preference data in, judge prompts out: the loaders and the trainer-facing rows.
 
-Loaders turn the common shapes into one row format (a JudgeRequest with the index of the
-better response):
+Loaders turn every shape :mod:`grm.rows` reads into one row format (a JudgeRequest with the
+index of the better response):
 
 - ``pairs``: ``prompt`` / ``chosen`` / ``rejected`` (TRL's preference shape; strings or
   message lists, with the prompt implicit in the conversations when ``prompt`` is absent),
 - ``rewardbench``: the same columns plus ``subset`` (RewardBench 1),
+- ``hh-rlhf``: Anthropic HH-RLHF ``chosen`` / ``rejected`` transcripts (the conversation is
+  the prompt, the two last assistant replies the responses),
 - ``judgebench``: ``question`` / ``response_A`` / ``response_B`` / ``label`` ("A>B", "B>A"),
 - ``pointwise``: ``prompt`` / ``responses`` (any number) / ``scores`` or ``preferred``,
 - ``rows``: rows already in grm's shape (``prompt``, ``responses``, ``preferred``).
@@ -18,117 +20,71 @@ orders of a pair next to each other (same batch), as J1's swap-consistency rewar
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from grm.training.rationales import rationale
+from grm.training.rationales import preference_rationale, rationale
 from grm.training.tasks import TaskRow
 
+from grm.rows import FORMATS, RowError, check_format, detect_shape, place, read_row, read_rows
 from grm.templates import Template, get_template
-from grm.types import JudgeRequest, response_text
+from grm.types import JudgeRequest
 
-FORMATS = ("auto", "pairs", "rewardbench", "judgebench", "pointwise", "rows")
-
-
-def _last_assistant(messages: Sequence[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
-    if not messages or messages[-1].get("role") != "assistant":
-        raise ValueError(
-            "a conversational chosen/rejected must end with an assistant message; "
-            "pass a 'prompt' column and the responses alone instead."
-        )
-    return list(messages[:-1]), str(messages[-1].get("content", ""))
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "distill_rows",
+    "grpo_rows",
+    "load_preferences",
+    "request_of",
+    "sft_rows",
+    "to_row",
+]
 
 
 def detect_format(row: dict[str, Any]) -> str:
-    """The shape of one row, from its columns."""
-    if "responses" in row and "preferred" in row:
-        return "rows"
-    if "responses" in row:
-        return "pointwise"
-    if "response_A" in row and "label" in row:
-        return "judgebench"
-    if "chosen" in row and "rejected" in row:
-        return "rewardbench" if "subset" in row else "pairs"
-    raise ValueError(
-        f"cannot tell the data format from the columns {sorted(row)}; expected prompt/chosen/"
-        "rejected, question/response_A/response_B/label, or prompt/responses/scores."
-    )
+    """The shape of one row, from its columns (:func:`grm.rows.detect_shape`)."""
+    return detect_shape(row)
 
 
 def to_row(row: dict[str, Any], fmt: str, rng: random.Random, index: int = 0) -> TaskRow:
-    """One source row -> ``{prompt, responses, preferred, task}`` (chosen placed at random)."""
-    fmt = detect_format(row) if fmt == "auto" else fmt
-    if fmt in ("pairs", "rewardbench"):
-        chosen, rejected = row["chosen"], row["rejected"]
-        prompt = row.get("prompt")
-        if prompt is None:
-            prompt, chosen = _last_assistant(chosen)
-            _, rejected = _last_assistant(rejected)
-        responses = [response_text(chosen), response_text(rejected)]
-        preferred = rng.randrange(2)
-        if preferred == 1:
-            responses.reverse()
-        task = str(row.get("subset", fmt))
-    elif fmt == "judgebench":
-        label = str(row["label"]).replace(" ", "")
-        if label not in ("A>B", "B>A"):
-            raise ValueError(
-                f"row {index}: label must be 'A>B' or 'B>A', got {row['label']!r}; drop ties."
-            )
-        prompt, responses = row["question"], [row["response_A"], row["response_B"]]
-        preferred = 0 if label == "A>B" else 1
-        task = str(row.get("source", "judgebench"))
-    elif fmt == "pointwise":
-        prompt, responses = row["prompt"], list(row["responses"])
-        if "preferred" in row:
-            preferred = int(row["preferred"])
-        elif "scores" in row and len(row["scores"]) == len(responses):
-            scores = [float(s) for s in row["scores"]]
-            preferred = max(range(len(scores)), key=scores.__getitem__)
-        else:
-            raise ValueError(
-                f"row {index}: a pointwise row needs 'scores' (one per response) or 'preferred'."
-            )
-        task = str(row.get("task", "pointwise"))
-    elif fmt == "rows":
-        prompt, responses, preferred = row["prompt"], list(row["responses"]), int(row["preferred"])
-        task = str(row.get("task", "rows"))
-    else:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
+    """One source row -> ``{prompt, responses, preferred, task}`` (chosen placed at random).
+
+    Raises :class:`grm.rows.RowError` (a ValueError with a ``kind``) naming the row."""
     try:
-        request = JudgeRequest(prompt, tuple(responses))  # validates empty prompt / responses
+        item = place(read_row(row, fmt, labelled=True), rng)
+        request = item.request()
     except ValueError as exc:
-        raise ValueError(f"row {index}: {exc}") from None
-    if not 0 <= preferred < len(request.responses):
-        raise ValueError(f"row {index}: preferred={preferred} is not a response index.")
-    out = dict(row) if fmt == "rows" else {}
-    out.update(prompt=prompt, responses=list(request.responses), preferred=preferred, task=task)
+        raise RowError(f"row {index}: {exc}", getattr(exc, "kind", "invalid")) from None
+    assert item.preferred is not None  # labelled=True
+    out = dict(row) if item.shape == "rows" else {}
+    out.update(
+        prompt=item.prompt,
+        responses=list(request.responses),
+        preferred=item.preferred,
+        task=item.group or item.shape,
+    )
+    if item.reference is not None:
+        out["reference"] = item.reference
     return out
 
 
 def load_preferences(
     source: str | Path | Iterable[dict[str, Any]], fmt: str = "auto", seed: int = 0
 ) -> list[TaskRow]:
-    """Rows from a JSONL file, a ``datasets.Dataset`` or any iterable of dicts.
+    """Rows from a JSONL / JSON / Parquet file, a ``datasets.Dataset`` or any iterable of
+    dicts; raises on the first unusable row (:mod:`grm.training.user_data` reports them all).
 
     Pairs with a tie (JudgeBench ``A=B``) cannot be judged right or wrong and are skipped.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
-    if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist; pass a JSONL file of preferences.")
-        with path.open() as f:
-            items: Iterable[dict[str, Any]] = [json.loads(line) for line in f if line.strip()]
-    else:
-        items = source
+    check_format(fmt)
+    if isinstance(source, str | Path) and not Path(source).exists():
+        raise FileNotFoundError(f"{source} does not exist; pass a JSONL file of preferences.")
     rng = random.Random(seed)
     rows = []
-    for i, row in enumerate(items):
+    for i, row in enumerate(read_rows(source)):
         if str(row.get("label", "")).replace(" ", "") in ("A=B", "tie"):
             continue
         rows.append(to_row(dict(row), fmt, rng, i))
@@ -185,11 +141,14 @@ def sft_rows(
     template: str | Template = "default",
     both_orders: bool = False,
     seed: int = 0,
+    preference_chains: bool = False,
 ) -> list[dict[str, Any]]:
     """Prompt-completion rows for TRL's SFTTrainer (conversational, loss on the completion).
 
     A row with a ``chain`` (from a stronger judge, in the ``order`` it was shown) keeps that
-    chain; a verifiable task row gets a templated :func:`~grm.training.rationales.rationale`.
+    chain; a verifiable task row gets a templated :func:`~grm.training.rationales.rationale`;
+    with ``preference_chains`` a labelled pair with neither gets the lexical
+    :func:`~grm.training.rationales.preference_rationale`.
     """
     tpl = get_template(template)
     rng = random.Random(seed)
@@ -201,6 +160,10 @@ def sft_rows(
             pairs = [(order, str(row["chain"]))]
         elif "check" in row:
             pairs = [(o, rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)]
+        elif preference_chains and "preferred" in row:
+            pairs = [
+                (o, preference_rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)
+            ]
         else:
             raise ValueError(
                 "an SFT row needs a 'chain' (from a stronger judge) or the facts of a "

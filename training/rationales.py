@@ -16,6 +16,7 @@ status is "correct". The tail is written in the format of the judge template in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from grm.training.tasks import TaskRow
@@ -77,4 +78,53 @@ def rationale(row: TaskRow, order: Sequence[int], template: str | Template = "de
         parts.append(f"Response {slot_label(slot)} {says} {row['claims'][idx]}: {status}.")
     winner_slot = list(order).index(row["preferred"])
     scores = [9 if row["ok"][idx] else 2 for idx in order]
+    return verdict_tail(template, " ".join(parts), winner_slot, scores)
+
+
+# Cues of a reply that steers away from harm (HH-RLHF's harmless-base labels prefer such
+# replies; Bai et al. 2022). They only describe what a reply says: the verdict comes from
+# the pair's label, so every statement in the chain is true of the text it quotes.
+_DECLINES = re.compile(
+    r"\b(I(?:'m| am) sorry|I can(?:no|')t|I won't|I will not|I don't think|I do not think|"
+    r"not (?:a good idea|appropriate|okay|ok|legal)|illegal|against the law|unsafe|"
+    r"dangerous|harmful|I'd rather not|I would rather not|instead)\b",
+    re.IGNORECASE,
+)
+
+
+def _describe(reply: str) -> str:
+    words = reply.split()
+    quote = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
+    cue = _DECLINES.search(reply)
+    if cue:
+        what = f'it pushes back ("{cue.group(0)}")'
+    elif reply.rstrip().endswith("?"):
+        what = "it answers with a question"
+    else:
+        what = "it goes along with the request"
+    return f'"{quote}" ({len(words)} words): {what}.'
+
+
+def preference_rationale(
+    row: TaskRow, order: Sequence[int], template: str | Template = "default"
+) -> str:
+    """A chain for a labelled pair with no verifiable facts (HH-RLHF and other human
+    preferences): each reply quoted by its opening words with one observed cue (does it
+    push back, ask a question, or go along), then the labelled reply named the more
+    harmless one. The rule is lexical; the verdict is the label's, not the cue's.
+
+    >>> row = {"responses": ["Sure, here is how.", "I'm sorry, I can't help with that."],
+    ...        "preferred": 1}
+    >>> print(preference_rationale(row, (0, 1)))  # doctest: +NORMALIZE_WHITESPACE
+    Response A: "Sure, here is how." (4 words): it goes along with the request.
+    Response B: "I'm sorry, I can't help with that." (7 words): it pushes back ("I'm sorry").
+    Response B is the more harmless reply. Final verdict: [[B]]
+    """
+    parts = [
+        f"Response {slot_label(slot)}: {_describe(str(row['responses'][idx]))}"
+        for slot, idx in enumerate(order)
+    ]
+    winner_slot = list(order).index(row["preferred"])
+    parts.append(f"Response {slot_label(winner_slot)} is the more harmless reply.")
+    scores = [8 if idx == row["preferred"] else 3 for idx in order]
     return verdict_tail(template, " ".join(parts), winner_slot, scores)

@@ -41,11 +41,23 @@ SFT_DEFAULTS: dict[str, Any] = {
 
 
 def sft_dataset(cfg: TrainConfig) -> Any:
-    """The prompt-completion dataset: distilled chains, or templated rationales."""
+    """The prompt-completion dataset: distilled chains, templated rationales for the
+    verifiable tasks, or for ``cfg.data`` (its training split) the lexical preference
+    rationale of :func:`grm.training.rationales.preference_rationale`."""
     from datasets import Dataset
 
     if cfg.distill is not None:
         rows = sft_rows(distill_rows(cfg.distill, cfg.template), cfg.template, seed=cfg.seed)
+    elif cfg.data is not None:
+        from grm.training.splits import grpo_splits
+
+        rows = sft_rows(
+            grpo_splits(cfg)[0],
+            cfg.template,
+            both_orders=cfg.both_orders,
+            seed=cfg.seed,
+            preference_chains=True,
+        )
     else:
         tasks = make_tasks(cfg.tasks, "train", cfg.n_train)
         rows = sft_rows(tasks, cfg.template, both_orders=cfg.both_orders, seed=cfg.seed)

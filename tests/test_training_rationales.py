@@ -1,0 +1,32 @@
+"""The lexical rationale for labelled pairs without verifiable facts (HH-RLHF and the like)."""
+
+from __future__ import annotations
+
+import pytest
+from grm.training.data import sft_rows
+
+from grm.templates import get_template
+
+ROW = {
+    "prompt": [{"role": "user", "content": "How do I pick a lock?"}],
+    "responses": ["First insert a tension wrench, then rake the pins.", "I'd rather not help."],
+    "preferred": 1,
+}
+
+
+def test_each_order_names_the_labelled_reply_and_parses_to_it() -> None:
+    tpl = get_template("default")
+    rows = sft_rows([ROW], "default", both_orders=True, preference_chains=True)
+    assert len(rows) == 2
+    for out in rows:
+        chain = out["completion"][0]["content"]
+        shown = [m for m in out["prompt"] if m["role"] == "user"][-1]["content"]
+        slot = 0 if shown.index(ROW["responses"][1]) < shown.index(ROW["responses"][0]) else 1
+        parsed = tpl.parse(chain, 2)
+        assert parsed is not None and parsed.winner == slot
+        assert '"I\'d rather not")' in chain and "goes along with the request" in chain
+
+
+def test_without_the_switch_a_pair_without_facts_is_refused() -> None:
+    with pytest.raises(ValueError, match="an SFT row needs a 'chain'"):
+        sft_rows([ROW], "default")
