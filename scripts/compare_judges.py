@@ -8,56 +8,43 @@ quantity as bench_scaling.py's curve, so the difference of two curves' points is
 
     .venv/bin/python scripts/compare_judges.py runs/scaling/grpo-lora.json \\
         docs/bench_scaling.json:grm-judge-135m --k 1 16
+
+``--record NAME`` writes the differences to docs/records/NAME.json (a table of
+docs/benchmarks.md is rendered from it).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
-from typing import Any
 
-
-def load_set(spec: str, name: str) -> dict[str, Any]:
-    """The ``name`` set (e.g. ``suite``) of the report at ``FILE`` or ``FILE:LABEL``."""
-    path, _, label = spec.partition(":")
-    data = json.loads(Path(path).read_text())
-    report = data if "judges" in data else data[label] if label else next(iter(data.values()))
-    if label and "judges" in data:
-        return report["judges"][label][name]
-    return next(iter(report["judges"].values()))[name]
-
-
-def records(s: dict[str, Any]) -> list[list[Any]]:
-    from grm.eval_metrics import ChainRecord
-
-    return [[ChainRecord(int(c[0]), c[1], bool(c[2])) for c in p["chains"]] for p in s["pairs"]]
+from grm.benchmarks.cli import add_common
+from grm.benchmarks.record import Run
+from grm.benchmarks.scaling_report import ci
+from grm.benchmarks.stored import compare, load_set
 
 
 def main() -> None:
-    from grm.scaling_metrics import pair_scores_at_k, paired_difference_interval
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("a", help="FILE or FILE:LABEL")
     p.add_argument("b", help="FILE or FILE:LABEL")
     p.add_argument("--set", default="suite")
     p.add_argument("--k", type=int, nargs="+", default=[1, 16])
-    p.add_argument("--seed", type=int, default=0)
+    add_common(p, "seed", "record")
+    p.add_argument("--title", default=None, help="the record's row name (default: A - B)")
     args = p.parse_args()
 
-    sa, sb = load_set(args.a, args.set), load_set(args.b, args.set)
-    key_a = [(q["kind"], q["label"]) for q in sa["pairs"]]
-    key_b = [(q["kind"], q["label"]) for q in sb["pairs"]]
-    if key_a != key_b:
-        raise SystemExit("the two reports do not hold the same pairs (kind and label, in order)")
-    labels = [int(y) for _, y in key_a]
-    ra, rb = records(sa), records(sb)
-    print(f"{args.a} - {args.b}, {len(labels)} pairs")
-    for k in args.k:
-        xa = pair_scores_at_k(ra, labels, k, resamples=50, seed=args.seed)
-        xb = pair_scores_at_k(rb, labels, k, resamples=50, seed=args.seed)
-        d, lo, hi = paired_difference_interval(xa, xb, seed=args.seed)
-        print(f"  k={k}: {100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+    try:
+        rows = compare(load_set(args.a, args.set), load_set(args.b, args.set), args.k, args.seed)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    print(f"{args.a} - {args.b}, {rows[0]['n']} pairs")
+    for r in rows:
+        print(f"  k={r['k']}: {ci(r, 'diff', sign=True)}")
+    if args.record:
+        args.title = args.title or f"{args.a} - {args.b}"
+        run = Run(args.record, "compare_judges", vars(args))
+        run.figures["rows"] = rows
+        print("record:", run.save())
 
 
 if __name__ == "__main__":
