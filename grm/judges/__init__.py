@@ -37,6 +37,7 @@ from filelock import FileLock
 
 from grm.registry import Registry
 from grm.templates.detect import JUDGE_CARD
+from grm.templates.files import resolve_template_path
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,9 @@ def load_card(directory: str | Path) -> BundledJudge:
     adapters = data.pop("adapters", ["."])
     if isinstance(adapters, str):
         adapters = [adapters]
+    for key in ("template", "pointwise_template"):  # a template file next to the card
+        if isinstance(data.get(key), str):
+            data[key] = resolve_template_path(data[key], directory)
     return BundledJudge(directory=directory, adapters=tuple(adapters), **data)
 
 

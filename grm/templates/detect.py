@@ -4,7 +4,8 @@
 is given. The name string is matched first; for a local directory, its ``config.json``
 (``_name_or_path``, ``architectures``) is read too, so a renamed copy of a published
 checkpoint is still recognised. A directory holding a ``grm_judge.json`` card (a bundled
-judge's merged checkpoint, see grm.judges) names its own templates, and that wins. An unknown
+judge's merged checkpoint, see grm.judges) names its own templates, and that wins (a relative
+template-file path in it is read from the card's folder). An unknown
 model gets grm's default templates, and the loader says so once.
 """
 
@@ -15,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from grm.templates.files import resolve_template_path
 
 #: The card a grm-built checkpoint carries: its name, templates and decoding defaults.
 JUDGE_CARD = "grm_judge.json"
@@ -87,6 +90,9 @@ def judge_card(model: str) -> dict[str, Any] | None:
         raise ValueError(f"{path} is not a valid judge card ({err}); delete it or fix it.") from err
     if not isinstance(data, dict) or not isinstance(data.get("template"), str):
         raise ValueError(f"{path} must be a JSON object with a 'template' name; fix or delete it.")
+    for key in ("template", "pointwise_template"):  # a template file next to the card
+        if isinstance(data.get(key), str):
+            data[key] = resolve_template_path(data[key], path.parent)
     return data
 
 

@@ -10,16 +10,24 @@ when the file is loaded, and an error names the field and the fix. A worked exam
 
 Judged text is sanitised exactly as for the built-in templates before it reaches the
 Jinja2 variables, and the file's ``delimiters`` are defused inside it too.
+
+A file is checked when it is loaded, not when judging starts: its fields (see
+:mod:`grm.templates.file_fields`), every variable its Jinja2 names, and a trial render of
+every message on small synthetic requests (each response count the file allows from its
+minimum, with and without a reference), so a failing expression, a blocked attribute or
+unbounded work is an error naming the file and the field. Every render, trial or real, runs
+under the work and size budget of :mod:`grm.templates.sandbox`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
+from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
 from grm.parsing import (
     DEFAULT_MAX_TRAILING,
@@ -29,7 +37,19 @@ from grm.parsing import (
     parse_repeated_scores,
     parse_score_list,
 )
-from grm.templates.base import Decoding, Template, slot_label
+from grm.templates.base import Template, slot_label
+from grm.templates.file_fields import (
+    VARIABLES,
+    TemplateFileError,
+    check_decoding,
+    check_mapping,
+    check_pattern,
+    check_rule,
+    check_trailing,
+    compile_messages,
+    fail,
+)
+from grm.templates.sandbox import RenderBudgetError, render
 from grm.types import JudgeRequest, Message
 
 SUFFIXES = (".yaml", ".yml")
@@ -61,13 +81,22 @@ _SCORES = {
 }
 
 
-class TemplateFileError(ValueError):
-    """A template file is malformed; the message names the file, the field and the fix."""
-
-
 def is_template_file(name: object) -> bool:
     """Whether ``name`` looks like a template file path (a .yaml/.yml name)."""
     return isinstance(name, (str, Path)) and str(name).lower().endswith(SUFFIXES)
+
+
+#: What a template's own expressions raise while rendering (``{{ 1 / 0 }}``, ``{{ n + "x" }}``,
+#: a macro calling itself for ever), as opposed to a fault in grm.
+_TEMPLATE_FAULTS = (
+    TemplateError,
+    RenderBudgetError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    RecursionError,
+)
 
 
 class FileTemplate(Template):
@@ -78,8 +107,16 @@ class FileTemplate(Template):
     after: ClassVar[str | None] = None
     mode: ClassVar[str] = "list"
     integer: ClassVar[bool] = True
+    #: The file the template was loaded from (render errors name it).
+    path: ClassVar[Path] = Path("<template file>")
 
     def messages(self, request: JudgeRequest, order: Sequence[int]) -> list[Message]:
+        return self.render_messages(request, order, "")
+
+    def render_messages(
+        self, request: JudgeRequest, order: Sequence[int], when: str
+    ) -> list[Message]:
+        """The messages; an error in a field names the file, the field and ``when``."""
         self.check(request)
         values = {
             "question": self.data(request.prompt_str),
@@ -89,10 +126,16 @@ class FileTemplate(Template):
             "n": len(order),
             "guard": self.guard if self.hardened else "",
         }
-        return [
-            {"role": role, "content": template.render(**values)}
-            for role, template in self.message_specs
-        ]
+        texts = (request.prompt_str, *request.responses, request.reference or "")
+        size = sum(len(t) for t in texts)
+        out: list[Message] = []
+        for i, (role, template) in enumerate(self.message_specs):
+            try:
+                content = render(template, values, size)
+            except _TEMPLATE_FAULTS as exc:  # the file's own error: name it and the field
+                raise render_error(self.path, f"messages[{i}].content", exc, when) from None
+            out.append({"role": role, "content": content})
+        return out
 
     def parse(self, text: str, n_responses: int) -> Parsed | None:
         start, end = 0, None
@@ -141,152 +184,73 @@ class FileTemplate(Template):
         )
 
 
-def _fail(path: Path, field: str, problem: str, fix: str) -> TemplateFileError:
-    return TemplateFileError(f"template file {path}: {field} {problem}; {fix}")
-
-
-def _mapping(path: Path, field: str, value: object, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _fail(
+def render_error(path: Path, field: str, exc: Exception, when: str = "") -> TemplateFileError:
+    """A render failure of ``field`` as an error naming the file, the field and the fix."""
+    at = f" {when}" if when else ""
+    if isinstance(exc, RenderBudgetError):
+        return fail(
             path,
             field,
-            f"must be a mapping, got {type(value).__name__}",
-            f"write it as '{field}:' with keys {', '.join(sorted(allowed))}",
+            f"does too much work{at}: it {exc}",
+            "bound its loops (loop over responses or labels, not a long range) and write "
+            "each input a few times at most",
         )
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise _fail(
-            path,
-            f"{field}.{unknown[0]}",
-            "is not a known field",
-            f"use only {', '.join(sorted(allowed))}",
-        )
-    return value
-
-
-def _pattern(path: Path, field: str, value: object) -> re.Pattern[str]:
-    if not isinstance(value, str) or not value:
-        raise _fail(
+    if isinstance(exc, SecurityError):
+        return fail(
             path,
             field,
-            "is missing or not a string",
-            "give a regular expression whose group 1 captures the verdict",
+            f"is blocked by the sandbox{at} ({exc})",
+            "read the variables and call plain filters and str methods only; private "
+            "attributes and changes to lists or dicts are not allowed",
         )
-    try:
-        compiled = re.compile(value)
-    except re.error as exc:
-        raise _fail(
+    if isinstance(exc, UndefinedError):
+        return fail(
             path,
             field,
-            f"is not a valid regular expression ({exc})",
-            "fix the expression (in YAML, single-quote it so backslashes stay)",
-        ) from None
-    if compiled.groups < 1:
-        raise _fail(
-            path,
-            field,
-            "has no capture group",
-            "wrap the verdict part in parentheses: group 1 is what is read",
+            f"reads an undefined value{at} ({exc.message})",
+            f"the variables are {', '.join(VARIABLES)}; guard optional ones with "
+            "{% if reference %}",
         )
-    return compiled
+    return fail(
+        path,
+        field,
+        f"fails to render{at} ({type(exc).__name__}: {exc})",
+        "fix the expression so it works for every request the template takes",
+    )
 
 
-def _rule(path: Path, field: str, value: object) -> str:
-    if value not in ("first", "last", "unique"):
-        raise _fail(
-            path,
-            field,
-            f"must be first, last or unique, got {value!r}",
-            "pick which match counts when several appear",
-        )
-    return str(value)
-
-
-def _trailing(path: Path, field: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _fail(
-            path,
-            field,
-            f"must be a non-negative integer or null, got {value!r}",
-            "give how many characters may follow the verdict (null: any)",
-        )
-    return value
-
-
-def _decoding(path: Path, value: object) -> Decoding:
-    if value is None:
-        return Decoding()
-    spec = _mapping(path, "decoding", value, {"temperature", "top_p", "max_tokens"})
-    t, p, m = spec.get("temperature"), spec.get("top_p"), spec.get("max_tokens")
-    if t is not None and (not isinstance(t, (int, float)) or isinstance(t, bool) or t < 0):
-        raise _fail(
-            path,
-            "decoding.temperature",
-            f"must be a number >= 0, got {t!r}",
-            "use 0 for greedy decoding",
-        )
-    if p is not None and (not isinstance(p, (int, float)) or not 0 < p <= 1):
-        raise _fail(path, "decoding.top_p", f"must be in (0, 1], got {p!r}", "use 1.0 for none")
-    if m is not None and (not isinstance(m, int) or isinstance(m, bool) or m < 1):
-        raise _fail(
-            path,
-            "decoding.max_tokens",
-            f"must be an integer >= 1, got {m!r}",
-            "give the most new tokens per chain",
-        )
-    return Decoding(None if t is None else float(t), None if p is None else float(p), m)
-
-
-def _messages(path: Path, value: object) -> tuple[tuple[str, Any], ...]:
-    from jinja2 import StrictUndefined, TemplateSyntaxError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    if not isinstance(value, list) or not value:
-        raise _fail(
-            path,
-            "messages",
-            "must be a non-empty list",
-            "list the chat messages, each with 'role' and 'content'",
-        )
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+def trial_requests(template: Template) -> list[tuple[str, JudgeRequest]]:
+    """Small synthetic requests a template file must render: the fewest responses it takes
+    and one more where it takes more (a loop over responses runs twice), each with and
+    without a reference."""
+    counts = [template.min_responses]
+    if template.max_responses is None or template.max_responses > template.min_responses:
+        counts.append(template.min_responses + 1)
     out = []
-    for i, msg in enumerate(value):
-        field = f"messages[{i}]"
-        spec = _mapping(path, field, msg, {"role", "content"})
-        role, content = spec.get("role"), spec.get("content")
-        if role not in ("system", "user", "assistant"):
-            raise _fail(
-                path,
-                f"{field}.role",
-                f"must be system, user or assistant, got {role!r}",
-                "set the role of this message",
-            )
-        if not isinstance(content, str) or not content.strip():
-            raise _fail(
-                path,
-                f"{field}.content",
-                "is missing or empty",
-                "write the message text (Jinja2: {{ question }}, {{ responses[0] }}, ...)",
-            )
-        try:
-            out.append((str(role), env.from_string(content)))
-        except TemplateSyntaxError as exc:
-            raise _fail(
-                path,
-                f"{field}.content",
-                f"is not valid Jinja2 (line {exc.lineno}: {exc.message})",
-                "fix the template syntax",
-            ) from None
-    if out[-1][0] == "assistant":
-        raise _fail(
-            path,
-            "messages",
-            "ends with an assistant message",
-            "put the assistant-turn opening in 'prefill' instead",
-        )
-    return tuple(out)
+    for n in counts:
+        responses = tuple(f"The answer is {i + 4}." for i in range(n))
+        for reference in (None, "The answer is 4."):
+            request = JudgeRequest("What is 2 + 2?", responses, reference)
+            plural = "s" if n > 1 else ""
+            has = "with" if reference else "without"
+            out.append((f"of a request with {n} response{plural} {has} a reference", request))
+    return out
+
+
+def trial_render(template: FileTemplate) -> None:
+    """Render every message of ``template`` on :func:`trial_requests` (errors name the
+    file, the field and the request)."""
+    for when, request in trial_requests(template):
+        order = tuple(range(len(request.responses)))
+        template.render_messages(request, order, f"in a trial render {when}")
+
+
+def resolve_template_path(name: str, folder: str | Path) -> str:
+    """``name`` with a relative template-file path made relative to ``folder`` (the folder
+    of the card that names it), so the current directory never picks the file."""
+    if is_template_file(name) and not Path(name).expanduser().is_absolute():
+        return str(Path(folder) / name)
+    return name
 
 
 def load_template_file(
@@ -297,13 +261,20 @@ def load_template_file(
     if not path.is_file():
         raise TemplateFileError(f"template file {path} does not exist; check the path.")
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateFileError(
+            f"template file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start}); save it as UTF-8."
+        ) from None
+    try:
+        spec = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise TemplateFileError(f"template file {path} is not valid YAML: {exc}") from None
-    spec = _mapping(path, "(top level)", spec, _TOP)
+    spec = check_mapping(path, "(top level)", spec, _TOP)
     kind = spec.get("kind")
     if kind not in ("pairwise", "pointwise"):
-        raise _fail(
+        raise fail(
             path,
             "kind",
             f"must be pairwise or pointwise, got {kind!r}",
@@ -313,16 +284,16 @@ def load_template_file(
         "name": str(spec.get("name") or path.stem),
         "kind": kind,
         "source": str(spec.get("source") or path),
-        "message_specs": _messages(path, spec.get("messages")),
-        "decoding": _decoding(path, spec.get("decoding")),
+        "message_specs": compile_messages(path, spec.get("messages")),
+        "decoding": check_decoding(path, spec.get("decoding")),
     }
     prefill = spec.get("prefill", "")
     if not isinstance(prefill, str):
-        raise _fail(path, "prefill", "must be a string", "give the text that opens the answer")
+        raise fail(path, "prefill", "must be a string", "give the text that opens the answer")
     attrs["prefill"] = prefill
     delims = spec.get("delimiters", [])
     if not isinstance(delims, list) or not all(isinstance(d, str) and d for d in delims):
-        raise _fail(
+        raise fail(
             path,
             "delimiters",
             "must be a list of non-empty strings",
@@ -331,44 +302,44 @@ def load_template_file(
     attrs["delimiters"] = tuple(delims)
     if kind == "pairwise":
         if "scores" in spec:
-            raise _fail(
+            raise fail(
                 path,
                 "scores",
                 "is for pointwise templates",
                 "use 'verdict' with 'choices' for a pairwise template",
             )
-        v = _mapping(path, "verdict", spec.get("verdict"), _VERDICT)
+        v = check_mapping(path, "verdict", spec.get("verdict"), _VERDICT)
         choices = v.get("choices", ["A", "B"])
         if (
             not isinstance(choices, list)
             or len(choices) != 2
             or not all(isinstance(c, str) and c for c in choices)
         ):
-            raise _fail(
+            raise fail(
                 path,
                 "verdict.choices",
                 f"must be two non-empty strings, got {choices!r}",
                 "give what group 1 holds for the first and the second response",
             )
         attrs.update(
-            choices=tuple(choices), pattern=_pattern(path, "verdict.pattern", v.get("pattern"))
+            choices=tuple(choices), pattern=check_pattern(path, "verdict.pattern", v.get("pattern"))
         )
         section, fields = v, "verdict"
     else:
         if "verdict" in spec:
-            raise _fail(
+            raise fail(
                 path,
                 "verdict",
                 "is for pairwise templates",
                 "use 'scores' with low/high for a pointwise template",
             )
-        s = _mapping(path, "scores", spec.get("scores"), _SCORES)
+        s = check_mapping(path, "scores", spec.get("scores"), _SCORES)
         low, high = s.get("low", 1), s.get("high", 10)
         if (
             not all(isinstance(x, int) and not isinstance(x, bool) for x in (low, high))
             or low > high
         ):
-            raise _fail(
+            raise fail(
                 path,
                 "scores.low/high",
                 f"must be integers with low <= high, got {low!r}, {high!r}",
@@ -376,7 +347,7 @@ def load_template_file(
             )
         mode = s.get("mode", "list")
         if mode not in ("list", "repeated"):
-            raise _fail(
+            raise fail(
                 path,
                 "scores.mode",
                 f"must be list or repeated, got {mode!r}",
@@ -386,7 +357,7 @@ def load_template_file(
             low=float(low),
             high=float(high),
             mode=mode,
-            pattern=_pattern(path, "scores.pattern", s.get("pattern")),
+            pattern=check_pattern(path, "scores.pattern", s.get("pattern")),
             score_separator=str(s.get("separator", ", ")),
             score_close=str(s.get("close", "")),
             integer=bool(s.get("integer", True)),
@@ -394,20 +365,20 @@ def load_template_file(
         section, fields = s, "scores"
     prefix = section.get("prefix")
     if not isinstance(prefix, str) or not prefix:
-        raise _fail(
+        raise fail(
             path,
             f"{fields}.prefix",
             "is missing",
             "give the text after which a forced verdict is read (e.g. '[[')",
         )
     attrs["verdict_prefix"] = prefix
-    attrs["rule"] = _rule(path, f"{fields}.rule", section.get("rule", "last"))
-    attrs["max_trailing"] = _trailing(
+    attrs["rule"] = check_rule(path, f"{fields}.rule", section.get("rule", "last"))
+    attrs["max_trailing"] = check_trailing(
         path, f"{fields}.max_trailing", section.get("max_trailing", DEFAULT_MAX_TRAILING)
     )
     after = section.get("after")
     if after is not None and (not isinstance(after, str) or not after):
-        raise _fail(
+        raise fail(
             path,
             f"{fields}.after",
             "must be a non-empty string",
@@ -415,11 +386,11 @@ def load_template_file(
         )
     attrs["after"] = after
     counts = spec.get("responses", {})
-    counts = _mapping(path, "responses", counts, {"min", "max"})
+    counts = check_mapping(path, "responses", counts, {"min", "max"})
     lo = counts.get("min", 2 if kind == "pairwise" else 1)
     hi = counts.get("max", 2 if kind == "pairwise" else None)
     if kind == "pairwise" and (lo, hi) != (2, 2):
-        raise _fail(
+        raise fail(
             path,
             "responses",
             "must be min 2 and max 2 for a pairwise template",
@@ -430,12 +401,15 @@ def load_template_file(
         or lo < 1
         or (hi is not None and (not isinstance(hi, int) or hi < lo))
     ):
-        raise _fail(
+        raise fail(
             path,
             "responses",
             f"needs integers 1 <= min <= max, got {lo!r}, {hi!r}",
             "set min and max (max: null for any number)",
         )
     attrs.update(min_responses=lo, max_responses=hi)
+    attrs["path"] = path
     cls = type(f"FileTemplate_{path.stem}", (FileTemplate,), attrs)
-    return cls(sanitize=sanitize, hardened=hardened, tail_only=tail_only)
+    template = cls(sanitize=sanitize, hardened=hardened, tail_only=tail_only)
+    trial_render(template)
+    return template
