@@ -118,3 +118,48 @@ class FaultEngine(FakeEngine):
     ) -> list[list[float]]:
         await self._fate(prompts)
         return self.sequence_logprobs(prompts, candidates)
+
+
+def undecided(prompt: str, i: int) -> str:
+    """A chain without any verdict: the judge must force one (or abstain)."""
+    return "Both answers look plausible; it is hard to say which is better."
+
+
+class MidRequestFault(FakeEngine):
+    """Fails in the middle of a request: its chains are sampled (none carries a verdict), then
+    the engine fails while forcing their verdicts (``choice_logprobs`` for pairwise chains,
+    ``sequence_logprobs`` for pointwise ones). The judge raises ``EngineError`` with the
+    sampled chains in ``.results``: exactly the case that must never become a reward."""
+
+    def __init__(self) -> None:
+        super().__init__(undecided)
+        self.failures = 0
+
+    def _fail(self) -> None:
+        self.failures += 1
+        raise RuntimeError("injected engine fault after the chains were sampled")
+
+    def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
+        self._fail()
+        raise AssertionError("unreachable")
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        self._fail()
+        raise AssertionError("unreachable")
+
+    async def agenerate(
+        self, requests: Sequence[GenRequest], sampling: SamplingConfig
+    ) -> list[Generation]:
+        return self.generate(requests, sampling)
+
+    async def achoice_logprobs(
+        self, prompts: Sequence[str], choices: Sequence[str]
+    ) -> list[list[float]]:
+        return self.choice_logprobs(prompts, choices)
+
+    async def asequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        return self.sequence_logprobs(prompts, candidates)

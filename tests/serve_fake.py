@@ -3,7 +3,9 @@
     python tests/serve_fake.py --port 8123 [--faults] [--token ...] [--timeout 2]
         [--tokenizer DIR] [--hang-on TEXT --events FILE] [--header-timeout S]
 
-``--faults`` serves a :class:`FaultEngine` (errors, hangs, slow calls); ``--hang-on TEXT``
+``--faults`` serves a :class:`FaultEngine` (errors, hangs, slow calls); ``--fail-mid`` a
+:class:`MidRequestFault` (chains sampled, then the engine fails); ``--abstain`` a judge whose
+every chain abstains (``--on-abstain`` sets /get_reward's policy); ``--hang-on TEXT``
 one whose calls hang when their prompt contains TEXT (each call's start, end or cancellation
 appended to ``--events``); otherwise every chain says "[[A]]" at once. ``--tokenizer``
 gives the engine a real HF tokenizer, whose special tokens the OpenRLHF route strips.
@@ -18,9 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_engine import FakeEngine  # noqa: E402
-from fault_engine import FaultEngine, verdict_script  # noqa: E402
+from fault_engine import FaultEngine, MidRequestFault, undecided, verdict_script  # noqa: E402
 
-from grm import RewardModel  # noqa: E402
+from grm import JudgeConfig, RewardModel  # noqa: E402
+from grm.reward_map import RewardMapConfig  # noqa: E402
 from grm.serve import ServerConfig, serve  # noqa: E402
 
 
@@ -29,6 +32,9 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--token", default=None)
     p.add_argument("--faults", action="store_true")
+    p.add_argument("--fail-mid", action="store_true")
+    p.add_argument("--abstain", action="store_true")
+    p.add_argument("--on-abstain", default="drop")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--max-chains", type=int, default=16384)
     p.add_argument("--max-request-chains", type=int, default=4096)
@@ -41,8 +47,13 @@ def main() -> None:
     p.add_argument("--max-connections", type=int, default=512)
     args = p.parse_args()
     engine: FakeEngine = FakeEngine(verdict_script)
+    config = JudgeConfig()
     if args.faults:
         engine = FaultEngine()
+    elif args.fail_mid:
+        engine = MidRequestFault()
+    elif args.abstain:
+        engine, config = FakeEngine(undecided), JudgeConfig(on_unparsed="abstain")
     elif args.hang_on:
         engine = FaultEngine(hang_on=args.hang_on, events=args.events)
     if args.tokenizer:
@@ -59,8 +70,9 @@ def main() -> None:
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
         max_connections=args.max_connections,
+        reward=RewardMapConfig(on_abstain=args.on_abstain),
     )
-    serve(RewardModel(engine), cfg, log_level="warning")
+    serve(RewardModel(engine, config=config), cfg, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,13 @@ compares each completion with the dataset column ``reference_column`` (P(complet
 better)); ``group`` ranks each prompt's group (see :mod:`grm.ranking`) and turns the ranking
 into rewards with a group reward (win rate, centred rating, rank). Empty completions are
 not judged (a judge cannot read nothing): they get ``empty_reward``.
+
+No made-up rewards: a completion whose judgement failed (the engine failed during the
+call, or, under the default reward policy, every chain abstained) gets ``None``, which TRL
+turns into NaN and leaves out of the loss (``GRPOTrainer._calculate_rewards``: "Convert
+None values to NaN"; a completion every reward function scored None carries no signal).
+Each failure is logged and counted in the ``<prefix>/failed_rate`` and
+``<prefix>/none_rate`` metrics.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from grm.config import JudgeConfig, check_option_names
+from grm.judge import EngineError
 from grm.ranking import RankConfig, RankItem, get_group_reward, get_method, reference_rewards
 from grm.reward_map import DROP, RewardMapConfig, result_reward
 from grm.templates import get_template
@@ -201,8 +209,20 @@ class GRMReward:
         texts = [response_text(c) for c in completions]
         rewards: list[float | None] = [self.config.empty_reward] * len(texts)
         live = [i for i, t in enumerate(texts) if t.strip()]
+        failed = 0
         with self._lock:
-            results = self._judge(prompts, texts, live, columns, rewards)
+            try:
+                results = self._judge(prompts, texts, live, columns, rewards)
+            except EngineError as err:
+                # Chains sampled before the failure are no judgement: None, never a guess.
+                logger.warning(
+                    "grm could not judge %d completions (rewards None, left out of the loss): %s",
+                    len(live),
+                    err,
+                )
+                for i in live:
+                    rewards[i] = None
+                results, failed = [], len(live)
         chains = sum(r.k_used for r in results)
         abstained = sum(r.abstentions for r in results)
         stats = {
@@ -211,6 +231,7 @@ class GRMReward:
             "k_used": chains / len(results) if results else 0.0,
             "empty_rate": 1.0 - len(live) / max(len(texts), 1),
             "none_rate": sum(r is None for r in rewards) / max(len(rewards), 1),
+            "failed_rate": failed / max(len(texts), 1),
             "judge_seconds": time.perf_counter() - start,
         }
         return rewards, stats
@@ -291,8 +312,9 @@ class GRMReward:
         reqs = [JudgeRequest(prompts[i], (texts[i], texts[i + half])) for i in both]
         results = self.judge.compare_batch(reqs, self.config.k, **self.config.overrides)
         for i, res in zip(both, results, strict=True):
-            p = 0.5 if res.probability is None else float(res.probability)
-            rewards[i], rewards[i + half] = p, 1.0 - p
+            # No verdict is no evidence: None for both (unless the reward policy states a value).
+            p = result_reward(res, "pairwise", self.config.reward)
+            rewards[i], rewards[i + half] = (None, None) if p is None else (p, 1.0 - p)
         return list(results)
 
 
@@ -442,9 +464,17 @@ class TurnReward:
         heads = [_messages(p, "user") for p in prompts]
         convs = [h + _messages(c, "assistant") for h, c in zip(heads, completions, strict=True)]
         with self._lock:
-            scored = self.judge.score_turns_batch(
-                convs, self.k, template=self.template, **self.overrides
-            )
+            try:
+                scored = self.judge.score_turns_batch(
+                    convs, self.k, template=self.template, **self.overrides
+                )
+            except EngineError as err:
+                logger.warning(
+                    "grm could not judge %d conversations (rewards None): %s", len(convs), err
+                )
+                self.last_turn_scores = [None] * len(convs)
+                self.last_feedback = [None] * len(convs)
+                return [None] * len(convs)
         rewards = [result_reward(s.result, self.template, self.reward) for s in scored]
         # Only the completion's turns: earlier assistant turns in the prompt are context.
         self.last_turn_scores = [

@@ -16,9 +16,16 @@ reward_manager/*.py`` and ``verl/experimental/reward_loop/reward_manager/*.py``)
 
 Every dict has the same keys (verl's batch manager collects each key into one list per
 batch): ``score``, ``grm_abstained``, ``grm_k_used``, ``grm_failed``. An empty solution
-scores 0 without a call; a judgment where every chain abstained scores 0.5 and is flagged.
-Overloaded or failing servers are retried (429 / 5xx / connection errors, honouring
-``Retry-After``); a request's own fault (4xx) raises at once with the server's message.
+scores 0 without a call. Overloaded or failing servers are retried (429 / 5xx / connection
+errors, honouring ``Retry-After``); a request's own fault (4xx) raises at once with the
+server's message.
+
+No made-up rewards: a judgement that failed (the server's engine failed or timed out after
+the retries, every chain abstained, the server refused the item) raises
+:class:`JudgementFailed` by default, so verl fails the step loudly instead of training on
+an invented score. ``on_failure="value"`` with a ``failure_value`` scores such a sample
+with that stated value instead, flagged ``grm_failed=1`` (verl averages it into its
+metrics). A request's own fault (a 4xx such as a wrong token) raises under either policy.
 
 verl config (``ppo_trainer.yaml`` overrides)::
 
@@ -34,11 +41,12 @@ verl config (``ppo_trainer.yaml`` overrides)::
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-from grm.reward_map import NEUTRAL, RewardMapConfig, map_reward
+from grm.reward_map import DROP, RewardMapConfig, map_reward
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,59 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 #: Retries of a request the server could not serve (429, 5xx, connection errors).
 RETRIES = 4
 _QUESTION_KEYS = ("question", "problem", "query", "prompt", "raw_prompt", "instruction")
+
+OnFailure = Literal["raise", "value"]
+ON_FAILURE: tuple[str, ...] = ("raise", "value")
+
+
+class JudgementFailed(RuntimeError):
+    """grm could not judge a sample (the server's engine failed, every chain abstained)."""
+
+
+def check_failure_policy(on_failure: str, failure_value: float | None) -> None:
+    """Refuse an unknown policy, or 'value' without a finite value."""
+    if on_failure not in ON_FAILURE:
+        raise ValueError(
+            f"on_failure must be one of {', '.join(ON_FAILURE)}, got {on_failure!r}; "
+            "'raise' fails the step, 'value' scores failure_value."
+        )
+    if on_failure == "value" and (
+        not isinstance(failure_value, (int, float)) or not math.isfinite(failure_value)
+    ):
+        raise ValueError(
+            f"on_failure='value' needs a finite failure_value, got {failure_value!r}; "
+            "e.g. custom_reward_function.reward_kwargs.failure_value=0.0."
+        )
+
+
+def failed_row(reason: str, on_failure: str, failure_value: float | None) -> dict[str, float]:
+    """A failed judgement under the policy: raise, or the stated value flagged grm_failed."""
+    if on_failure == "raise":
+        raise JudgementFailed(
+            f"grm could not judge this sample: {reason}. Fix the judge (k, max_tokens, the "
+            "server's health), or pass on_failure='value' with a failure_value to score such "
+            "samples with a stated value (flagged grm_failed=1)."
+        )
+    assert failure_value is not None  # check_failure_policy ran on entry
+    logger.warning("grm could not judge a sample (%s); scored %s", reason, failure_value)
+    return {
+        "score": float(failure_value),
+        "grm_abstained": 0.0,
+        "grm_k_used": 0.0,
+        "grm_failed": 1.0,
+    }
+
+
+def _server_failed(err: BaseException) -> bool:
+    """The server could not judge (5xx, 429, 408 after the retries, or unreachable), as
+    opposed to refusing the request itself (any other 4xx: a bad token, a bad body)."""
+    import httpx
+
+    from grm.inference.retry import ServerRefused
+
+    if isinstance(err, ServerRefused):
+        return err.retryable
+    return isinstance(err, httpx.TransportError)
 
 
 def _user_text(messages: Any) -> str | None:
@@ -94,20 +155,30 @@ def _settings(url: str | None, token: str | None, k: int | None) -> tuple[str, d
     return url, headers, k
 
 
-def _row(out: dict[str, Any] | None, reward: RewardMapConfig = NEUTRAL) -> dict[str, float]:
+def _row(
+    out: dict[str, Any] | None,
+    reward: RewardMapConfig = DROP,
+    on_failure: str = "raise",
+    failure_value: float | None = None,
+) -> dict[str, float]:
     """A server answer as verl's dict (same keys always). The score is P(solution beats the
     ground truth) through :func:`grm.reward_map.map_reward`; a judgment without any verdict
-    earns ``reward``'s value (0.5 by default: verl needs a float) and is flagged."""
+    is a failed judgement (``on_failure``) unless ``reward`` states a value for it."""
     if out is None:  # an empty solution: not judged
         return {"score": 0.0, "grm_abstained": 0.0, "grm_k_used": 0.0, "grm_failed": 0.0}
     if "error" in out:
-        logger.warning("grm could not judge a sample: %s", out["error"])
-        return {"score": 0.0, "grm_abstained": 0.0, "grm_k_used": 0.0, "grm_failed": 1.0}
+        return failed_row(f"the server refused it: {out['error']}", on_failure, failure_value)
     no_verdict = out.get("winner") == "none"
     score = map_reward("pairwise", out.get("probability"), None, no_verdict, reward)
+    if score is None:
+        why = (
+            f"every one of its {out.get('k_used')} chains abstained"
+            if no_verdict
+            else ("the aggregator gave no probability")
+        )
+        return failed_row(why, on_failure, failure_value)
     return {
-        # The float-only policies never give None; verl's prime manager needs floats.
-        "score": 0.5 if score is None else score,
+        "score": score,
         "grm_abstained": float(no_verdict),
         "grm_k_used": float(out["k_used"]),
         "grm_failed": 0.0,
@@ -132,13 +203,15 @@ def _raise_for(url: str, response: Any) -> Any:
     return response.json()
 
 
-def _post(url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> Any:
+def _post(
+    url: str, body: dict[str, Any], headers: dict[str, str], timeout: float, retries: int
+) -> Any:
     import httpx
     import tenacity
 
     from grm.inference.retry import retry_policy
 
-    for attempt in tenacity.Retrying(**retry_policy(RETRIES, 1.0, 30.0)):
+    for attempt in tenacity.Retrying(**retry_policy(retries, 1.0, 30.0)):
         with attempt:
             return _raise_for(url, httpx.post(url, json=body, headers=headers, timeout=timeout))
     raise AssertionError("unreachable")  # pragma: no cover
@@ -153,20 +226,31 @@ def compute_score(
     token: str | None = None,
     k: int | None = None,
     timeout: float = 600.0,
-    reward: RewardMapConfig = NEUTRAL,
+    reward: RewardMapConfig = DROP,
+    on_failure: OnFailure = "raise",
+    failure_value: float | None = None,
+    retries: int = RETRIES,
     **_: Any,
 ) -> dict[str, float]:
     """Score one solution against its ground truth through a grm server.
 
     ``url``, ``token`` and ``k`` default to ``$GRM_SERVER_URL``, ``$GRM_API_TOKEN`` and
     ``$GRM_K`` (verl's ``custom_reward_function.reward_kwargs`` may also set them).
+    ``on_failure`` / ``failure_value``: what a failed judgement gives (see the module).
     """
+    check_failure_policy(on_failure, failure_value)
     item = _item(data_source, solution_str, ground_truth, extra_info)
     if item is None:
         return _row(None)
     base, headers, k = _settings(url, token, k)
-    out = _post(f"{base}/judge", {"mode": "compare", **item, "k": k}, headers, timeout)
-    return _row(out, reward)
+    body = {"mode": "compare", **item, "k": k}
+    try:
+        out = _post(f"{base}/judge", body, headers, timeout, retries)
+    except Exception as err:
+        if on_failure == "raise" or not _server_failed(err):
+            raise
+        return failed_row(str(err), on_failure, failure_value)
+    return _row(out, reward, on_failure, failure_value)
 
 
 def compute_score_batch(
@@ -178,10 +262,14 @@ def compute_score_batch(
     token: str | None = None,
     k: int | None = None,
     timeout: float = 600.0,
-    reward: RewardMapConfig = NEUTRAL,
+    reward: RewardMapConfig = DROP,
+    on_failure: OnFailure = "raise",
+    failure_value: float | None = None,
+    retries: int = RETRIES,
     **_: Any,
 ) -> list[dict[str, float]]:
     """verl's ``batch`` manager: the whole batch in ONE request (one engine pass)."""
+    check_failure_policy(on_failure, failure_value)
     n = len(solution_strs)
     infos = list(extra_infos) if extra_infos is not None else [None] * n
     if not len(data_sources) == len(ground_truths) == len(infos) == n:
@@ -199,9 +287,16 @@ def compute_score_batch(
         return rows
     base, headers, k = _settings(url, token, k)
     body = {"mode": "compare", "requests": [items[i] for i in live], "k": k}
-    out = _post(f"{base}/judge_batch", body, headers, timeout)
+    try:
+        out = _post(f"{base}/judge_batch", body, headers, timeout, retries)
+    except Exception as err:
+        if on_failure == "raise" or not _server_failed(err):
+            raise
+        for i in live:
+            rows[i] = failed_row(str(err), on_failure, failure_value)
+        return rows
     for i, res in zip(live, out["results"], strict=True):
-        rows[i] = _row(res, reward)
+        rows[i] = _row(res, reward, on_failure, failure_value)
     return rows
 
 
@@ -214,7 +309,10 @@ async def compute_score_async(
     token: str | None = None,
     k: int | None = None,
     timeout: float = 600.0,
-    reward: RewardMapConfig = NEUTRAL,
+    reward: RewardMapConfig = DROP,
+    on_failure: OnFailure = "raise",
+    failure_value: float | None = None,
+    retries: int = RETRIES,
     **_: Any,
 ) -> dict[str, float]:
     """verl's reward loop: awaited per sample, concurrently (the server batches them)."""
@@ -223,16 +321,23 @@ async def compute_score_async(
 
     from grm.inference.retry import retry_policy
 
+    check_failure_policy(on_failure, failure_value)
     item = _item(data_source, solution_str, ground_truth, extra_info)
     if item is None:
         return _row(None)
     base, headers, k = _settings(url, token, k)
     body = {"mode": "compare", **item, "k": k}
-    async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
-        async for attempt in tenacity.AsyncRetrying(**retry_policy(RETRIES, 1.0, 30.0)):
-            with attempt:
-                out = _raise_for(f"{base}/judge", await client.post(f"{base}/judge", json=body))
-    return _row(out, reward)
+    try:
+        async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
+            async for attempt in tenacity.AsyncRetrying(**retry_policy(retries, 1.0, 30.0)):
+                with attempt:
+                    answer = await client.post(f"{base}/judge", json=body)
+                    out = _raise_for(f"{base}/judge", answer)
+    except Exception as err:
+        if on_failure == "raise" or not _server_failed(err):
+            raise
+        return failed_row(str(err), on_failure, failure_value)
+    return _row(out, reward, on_failure, failure_value)
 
 
 def compute_score_float(

@@ -93,6 +93,20 @@ def add_parser(sub: Any) -> None:
         default=60.0,
         help="seconds for a request body to arrive after its head, else 408 and close",
     )
+    p.add_argument(
+        "--on-abstain",
+        choices=("drop", "neutral", "value"),
+        default="drop",
+        help="/get_reward when every chain abstained: 'drop' answers 503 (no_verdict; "
+        "OpenRLHF retries, then drops the sample), 'neutral' sends 0.5, 'value' sends "
+        "--abstain-value (both counted in grm_failed_judgements_total)",
+    )
+    p.add_argument(
+        "--abstain-value",
+        type=float,
+        default=0.0,
+        help="the reward sent under --on-abstain value",
+    )
     add_model_args(p)
     # --k / --max-k above are the server's (default and cap per request).
     add_judge_config_args(p, skip=OWN_FLAGS)
@@ -120,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from grm import JudgeConfig, RewardModel
     from grm.cli.options import config_overrides, engine_options
     from grm.model import resolve_engine_name
+    from grm.reward_map import RewardMapConfig
     from grm.serve import ServerConfig, serve
 
     # Validate the server settings before the slow model load.
@@ -141,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         max_header_bytes=args.max_header_bytes,
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
+        reward=RewardMapConfig(on_abstain=args.on_abstain, abstain_value=args.abstain_value),
     )
     # Online serving rides vLLM's continuous batching: 'auto' picks AsyncLLM when vLLM is there.
     engine = "vllm-async" if resolve_engine_name(args.engine) == "vllm" else args.engine

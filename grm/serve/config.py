@@ -6,7 +6,7 @@ import ipaddress
 import warnings
 from dataclasses import dataclass, field
 
-from grm.reward_map import NEUTRAL, RewardMapConfig
+from grm.reward_map import DROP, RewardMapConfig
 
 LOOPBACK_NAMES = ("localhost",)
 #: Tokens shorter than this are refused at start: a bearer token is the only lock on an
@@ -75,9 +75,13 @@ class ServerConfig:
     body_timeout_s: float = 60.0
     """The body must arrive within this many seconds of the head; else 408 and the
     connection is closed (nginx's ``client_body_timeout``, as a total)."""
-    reward: RewardMapConfig = field(default_factory=lambda: NEUTRAL)
-    """/get_reward: how a result becomes a reward (grm.reward_map). OpenRLHF needs a float
-    for every query, so a judgment without any verdict earns 0.5 unless set otherwise."""
+    reward: RewardMapConfig = field(default_factory=lambda: DROP)
+    """/get_reward: what a judgment without any verdict (every chain abstained) earns
+    (grm.reward_map). 'drop' (default): no reward is made up; the route answers 503 with
+    reason 'no_verdict', which OpenRLHF's client retries and then drops. 'neutral' (0.5) or
+    'value' (``abstain_value``): that stated value, counted in
+    ``grm_failed_judgements_total{answer="stated_value"}``. An engine failure or a timeout
+    always answers 503 / 504."""
 
     def __post_init__(self) -> None:
         if self.max_k is not None:
@@ -143,11 +147,6 @@ class ServerConfig:
             raise ValueError(
                 f"max_request_chains={self.max_request_chains} is over max_chains="
                 f"{self.max_chains}: such a request could never be admitted; lower it."
-            )
-        if not self.reward.float_only:
-            raise ValueError(
-                "reward.on_abstain='drop' would send null rewards, which OpenRLHF cannot "
-                "use; pass RewardMapConfig(on_abstain='neutral') or on_abstain='value'."
             )
         for name in ("request_timeout_s", "header_timeout_s", "body_timeout_s"):
             if not getattr(self, name) > 0:

@@ -55,6 +55,13 @@ class Metrics:
         self.rejected = Counter(
             "grm_rejected", "Requests refused by admission", ["reason"], registry=r
         )
+        self.failed_judgements = Counter(
+            "grm_failed_judgements",
+            "Judgements that failed (reason: engine_error, timeout, no_verdict), by what was "
+            "answered (error: a 5xx; stated_value: /get_reward's configured value)",
+            ["reason", "answer"],
+            registry=r,
+        )
         self.chains = Counter("grm_chains", "Chains sampled for answered requests", registry=r)
         self.chains_in_flight = Gauge(
             "grm_chains_in_flight", "Chains admitted and not yet answered", registry=r

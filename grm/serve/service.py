@@ -8,6 +8,16 @@ answer, or a :class:`ServiceError` that the app turns into a typed HTTP answer:
 - 429 (with ``Retry-After``) while the admitted chains are at the limit;
 - 503 when the engine failed, 504 when the deadline passed (its engine work is aborted).
 
+No made-up rewards: a judgement that failed is never answered as if it were one. An engine
+failure answers 503 (reason ``engine_error``) even when some chains were sampled before it;
+a timeout 504 (``timeout``). On ``/get_reward`` a judgment without any verdict (every chain
+abstained) answers 503 (``no_verdict``) unless the server states a value for it
+(``ServerConfig.reward``). OpenRLHF's client (``openrlhf/utils/agent.py``,
+``_fetch_rewards_via_http``) raises for any non-2xx status, retries five times a second
+apart, then leaves the sample's reward unset with an INFO log: a failed judgement is
+retried and then dropped, never trained on as 0.5. ``/judge`` and ``/judge_batch`` report
+such a judgment as it is (``winner`` "none", ``probability`` null).
+
 Admission charges a request the chains it can spend (:mod:`grm.serve.admission`): k for a
 fixed k, the judge's own ``max_k`` for ``k="auto"`` (the adaptive loop stops there), never
 the server's per-request cap ``max_request_k``.
@@ -35,8 +45,6 @@ from grm.types import JudgeRequest, Result
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-#: Results of a judging call, and the engine's error when it failed after sampling some.
-Kept = tuple[list[Result], str | None]
 
 
 class ServiceError(Exception):
@@ -74,17 +82,6 @@ class CountingEngine:
     async def asequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
         self.on_call("choice")
         return await self.engine.asequence_logprobs(prompts, candidates)
-
-
-async def _kept(work: Awaitable[list[Result]]) -> Kept:
-    """Await a judging call; when the engine failed after some chains were sampled, keep
-    the results those chains make (the error goes along)."""
-    try:
-        return list(await work), None
-    except EngineError as err:
-        if err.results is not None:
-            return list(err.results), str(err)
-        raise
 
 
 def _rank(judge: RewardModel, item: Any, method: str, k: Any) -> Any:
@@ -191,6 +188,7 @@ class JudgeService:
             return await asyncio.wait_for(work(), cfg.request_timeout_s)
         except (TimeoutError, RequestCancelled):
             metrics.timeouts.inc()
+            metrics.failed_judgements.labels("timeout", "error").inc()
             raise ServiceError(
                 504,
                 "timeout",
@@ -200,14 +198,18 @@ class JudgeService:
         except EngineError as err:
             if isinstance(err.__cause__, RequestCancelled):
                 metrics.timeouts.inc()
+                metrics.failed_judgements.labels("timeout", "error").inc()
                 raise ServiceError(504, "timeout", str(err.__cause__)) from None
+            # Chains sampled before the failure are not a judgement: 503, never a reward.
             metrics.engine_failures.inc()
+            metrics.failed_judgements.labels("engine_error", "error").inc()
             raise ServiceError(503, "engine_error", str(err)) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise ServiceError(422, "bad_request", str(exc)) from None
         except Exception as exc:
             logger.exception("judging failed")
             metrics.engine_failures.inc()
+            metrics.failed_judgements.labels("engine_error", "error").inc()
             raise ServiceError(
                 503, "engine_error", f"the judge failed: {type(exc).__name__}: {exc}"
             ) from None
@@ -219,11 +221,11 @@ class JudgeService:
     def counted(self, results: Sequence[Result]) -> None:
         self.metrics.chains.inc(sum(r.k_used for r in results))
 
-    def compare(self, reqs: list[JudgeRequest], k: Any) -> Awaitable[Kept]:
-        return _kept(self.judge.acompare_batch(reqs, k, engine=self.engine))
+    def compare(self, reqs: list[JudgeRequest], k: Any) -> Awaitable[list[Result]]:
+        return self.judge.acompare_batch(reqs, k, engine=self.engine)
 
-    def score(self, reqs: list[JudgeRequest], k: Any) -> Awaitable[Kept]:
-        return _kept(self.judge.ascore_batch(reqs, k, engine=self.engine))
+    def score(self, reqs: list[JudgeRequest], k: Any) -> Awaitable[list[Result]]:
+        return self.judge.ascore_batch(reqs, k, engine=self.engine)
 
     # ---------------------------------------------------------------- routes' work
 
@@ -268,12 +270,9 @@ class JudgeService:
             self.counted(ranking.results)
             return dict(ranking.summary())
         fn = self.compare if body.mode == "compare" else self.score
-        results, error = await self.judged(cost, lambda: fn([request], k))
+        results = await self.judged(cost, lambda: fn([request], k))
         self.counted(results)
-        out = summary(results[0], body.chains)
-        if error is not None:
-            out["engine_error"] = error
-        return out
+        return summary(results[0], body.chains)
 
     async def judge_batch(self, body: BatchBody) -> dict[str, Any]:
         """``/judge_batch``: many requests in one engine pass; a bad item gets its own error."""
@@ -291,12 +290,10 @@ class JudgeService:
         if valid:
             fn = self.compare if body.mode == "compare" else self.score
             cost = self.batch_cost(k, len(valid))
-            results, error = await self.judged(cost, lambda: fn([r for _, r in valid], k))
+            results = await self.judged(cost, lambda: fn([r for _, r in valid], k))
             self.counted(results)
             for (i, _), res in zip(valid, results, strict=True):
                 answers[i] = summary(res)
-                if error is not None:
-                    answers[i]["engine_error"] = error
         return {"results": answers}
 
     async def get_reward(self, body: RewardBody) -> dict[str, Any]:
@@ -326,19 +323,21 @@ class JudgeService:
                 pairs.append((i, JudgeRequest(question, (response, reference))))
             else:
                 singles.append((i, JudgeRequest(question, (response,))))
-        errors: list[str] = []
+        unjudged: list[int] = []
 
         async def run(
             group: list[tuple[int, JudgeRequest]], fn: Any, share: int, template: Any
         ) -> None:
-            results, error = await self.judged(share, lambda: fn([r for _, r in group], k))
+            results = await self.judged(share, lambda: fn([r for _, r in group], k))
             self.counted(results)
-            if error is not None:
-                errors.append(error)
             for (i, _), res in zip(group, results, strict=True):
-                # A judgment without any verdict follows cfg.reward and is flagged in extra_logs.
                 value = result_reward(res, template, self.cfg.reward)
-                rewards[i] = 0.5 if value is None else value
+                if value is None:  # no verdict under the 'drop' policy: nothing to send
+                    unjudged.append(i)
+                    continue
+                if res.no_verdict:  # the stated value the server was told to send
+                    self.metrics.failed_judgements.labels("no_verdict", "stated_value").inc()
+                rewards[i] = value
                 abstain[i] = res.abstentions / res.k_used if res.k_used else 1.0
                 k_used[i] = float(res.k_used)
 
@@ -351,11 +350,18 @@ class JudgeService:
             jobs.append(run(singles, self.score, share, self.judge.pointwise_template))
         if jobs:
             await asyncio.gather(*jobs)
-        out: dict[str, Any] = {
+        if unjudged:
+            self.metrics.failed_judgements.labels("no_verdict", "error").inc(len(unjudged))
+            raise ServiceError(
+                503,
+                "no_verdict",
+                f"every chain abstained for query {sorted(unjudged)}: the judge gave no "
+                "verdict, so no reward is sent. Retry (sampling may differ), raise k or "
+                "max_tokens, or start the server with --on-abstain neutral / value to send a "
+                "stated value instead.",
+            )
+        return {
             "rewards": rewards,
             "scores": rewards,
             "extra_logs": {"grm_abstention_rate": abstain, "grm_k_used": k_used},
         }
-        if errors:
-            out["engine_error"] = "; ".join(errors)
-        return out
