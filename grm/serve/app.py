@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from grm.model import RewardModel
@@ -50,7 +51,38 @@ def create_app(judge: RewardModel, config: ServerConfig | None = None) -> Gate:
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_body(exc.errors()), status_code=422)
+
     return Gate(app, cfg, metrics)
+
+
+def _printable(value: Any) -> str | int:
+    """A location part or message as text any JSON encoder takes: a lone surrogate becomes
+    its escape (``\\ud800``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def validation_body(errors: Any) -> dict[str, Any]:
+    """FastAPI's 422 body without the echoed input and context: those may hold what no JSON
+    answer can carry (a lone surrogate, NaN, an exception), and answering them failed with a
+    500 and a dropped keep-alive connection. Each error keeps its field path and message.
+
+    >>> validation_body([{"loc": ("body", "k"), "msg": "bad", "type": "x", "input": float("nan")}])
+    {'detail': [{'loc': ['body', 'k'], 'msg': 'bad', 'type': 'x'}], 'reason': 'bad_request'}
+    """
+    detail = [
+        {
+            "loc": [_printable(part) for part in err.get("loc", ())],
+            "msg": _printable(err.get("msg", "")),
+            "type": _printable(err.get("type", "")),
+        }
+        for err in errors
+    ]
+    return {"detail": detail, "reason": "bad_request"}
 
 
 def serve(judge: RewardModel, config: ServerConfig | None = None, log_level: str = "info") -> None:

@@ -25,11 +25,14 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import logging
 import time
 from typing import Any
 
 from grm.serve.config import ServerConfig, is_loopback
 from grm.serve.metrics import Metrics
+
+logger = logging.getLogger(__name__)
 
 #: Paths served without a token (with a token they say more).
 OPEN_PATHS = ("/health",)
@@ -178,8 +181,15 @@ class Gate:
             self.metrics.client_disconnects.inc()
             await send({"type": "http.response.start", "status": CLIENT_CLOSED, "headers": []})
         except Exception:
-            if not state["over"]:
-                raise
+            if state["over"]:
+                return
+            if state["answered"]:
+                # The answer went out whole: re-raising would make uvicorn close a keep-alive
+                # connection its client may already be reusing (issue: good requests failed
+                # on connections shared with bad ones). Log it and keep the connection.
+                logger.exception("error after the answer to %s was sent", scope.get("path"))
+                return
+            raise
         finally:
             for task in (app, watcher):
                 task.cancel()

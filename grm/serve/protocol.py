@@ -8,14 +8,57 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: A request's k: chains per judgment, "auto" (adaptive, up to the judge's ``max_k``), or
 #: None (the server's default ``k``).
 K = int | Literal["auto"] | None
 
 
-class JudgeBody(BaseModel):
+def surrogate_path(value: Any, path: str = "body") -> str | None:
+    """Where a lone UTF-16 surrogate sits in a parsed JSON value (keys included), or None.
+
+    JSON may escape one (``"\\ud800"``) and Python's json module decodes it, but no UTF-8
+    text can hold it: the judge's tokenizer and the JSON answer would both fail on it.
+
+    >>> surrogate_path({"k": 1, "prompt": ["ok", chr(0xD800)]})
+    'body.prompt[1]'
+    >>> surrogate_path({"fine": "text"}) is None
+    True
+    """
+    if isinstance(value, str):
+        return path if any("\ud800" <= c <= "\udfff" for c in value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and surrogate_path(key) is not None:
+                return f"{path} (a key)"
+            found = surrogate_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = surrogate_path(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+class Body(BaseModel):
+    """A request body: refuses lone surrogates anywhere before field validation."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        where = surrogate_path(data)
+        if where is not None:
+            raise ValueError(
+                f"{where} holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), "
+                "which is not text; send valid Unicode (pair the surrogates or drop them)."
+            )
+        return data
+
+
+class JudgeBody(Body):
     """``POST /judge``: one prompt and its responses."""
 
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +71,7 @@ class JudgeBody(BaseModel):
     chains: bool = False
 
 
-class BatchItem(BaseModel):
+class BatchItem(Body):
     """One entry of ``/judge_batch``'s ``requests``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -37,7 +80,7 @@ class BatchItem(BaseModel):
     reference: str | None = None
 
 
-class BatchBody(BaseModel):
+class BatchBody(Body):
     """``POST /judge_batch``: many requests judged in one engine pass."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,7 +91,7 @@ class BatchBody(BaseModel):
     k: K = None
 
 
-class RewardBody(BaseModel):
+class RewardBody(Body):
     """``POST /get_reward``: OpenRLHF's remote reward request (``openrlhf/utils/agent.py``)."""
 
     query: list[str]
