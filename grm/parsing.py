@@ -15,10 +15,25 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from grm.quoting import MAX_CANDIDATES, Text, last_unquoted, trailing_chars, unquoted_matches
+from grm.quoting import (
+    LINE_WINDOW,
+    MAX_CANDIDATES,
+    Text,
+    last_unquoted,
+    trailing_chars,
+    unquoted_matches,
+)
 
 #: Characters of text (after stripping closing tags and punctuation) allowed after a verdict.
 DEFAULT_MAX_TRAILING = 80
+#: Characters of explanation allowed after a verdict *line* (grm's default template). Judges
+#: often add a sentence or two after ``Final verdict: [[A]]`` ("Response A computes 42; B
+#: drops the carry."): 60-300 characters for one to three sentences, so 80 threw a capable
+#: judge's own verdict away (issue 26). 400 keeps room for three sentences and stays short
+#: next to a chain (the default budget is 512 tokens, about 2,000 characters), so a verdict
+#: is still the chain's conclusion, not a mention in mid-reasoning. Characters, not
+#: sentences: a bulleted explanation has none, and copied text is bounded either way.
+EXPLANATION_CHARS = 400
 #: Which match of a verdict pattern counts: the last, the first, or the last provided no
 #: other match disagrees with it (RM-R1's rule: a text with both verdicts is an error).
 Rule = Literal["last", "first", "unique"]
@@ -146,6 +161,94 @@ def parse_choice(
     if label not in upper:
         return None
     return Parsed(winner=upper.index(label), choice_start=match.start(1))
+
+
+def verdict_line(text: str, match: re.Match[str], marker: re.Pattern[str]) -> bool:
+    """Whether ``match`` sits on a verdict line: only ``marker`` (and markup) before it on
+    its line, as in ``**Final verdict:** [[A]]``.
+
+    >>> m = re.search(r"\\[\\[[AB]\\]\\]", "ok.\\nFinal verdict: [[A]] since B errs")
+    >>> verdict_line(m.string, m, re.compile(r"final verdict:", re.I))
+    True
+    """
+    start = match.start()
+    line_start = text.rfind("\n", max(start - LINE_WINDOW, 0), start) + 1
+    head = text[line_start:start].strip(" \t*_#-")
+    return marker.fullmatch(head.rstrip(" \t*_")) is not None
+
+
+def parse_explained_choice(
+    text: str,
+    pattern: re.Pattern[str],
+    labels: tuple[str, ...],
+    marker: re.Pattern[str],
+    max_trailing: int = DEFAULT_MAX_TRAILING,
+    explanation: int = EXPLANATION_CHARS,
+    tail_only: bool = True,
+) -> Parsed | None:
+    """A one-of-``labels`` verdict that may be followed by a short explanation.
+
+    The last unquoted match counts (as :func:`parse_choice` with ``rule="last"``). After a
+    verdict line (:func:`verdict_line`) up to ``explanation`` characters may follow, after
+    a verdict inside a sentence ``max_trailing``. When a different verdict stands on a
+    verdict line whose explanation reaches the end (``Final verdict: [[A]]`` then ``... B
+    says [[B]]``), the chain holds two verdicts a reader could take as the judge's: it
+    abstains, as RM-R1's parser treats a text with both verdicts as an error. A verdict
+    mentioned during the reasoning and settled later keeps the last-match rule.
+    ``tail_only=False`` is the naive first-match rule, for the attack suite.
+
+    >>> p = re.compile(r"\\[\\[\\s*([AB])\\s*\\]\\]")
+    >>> m = re.compile(r"final\\s+verdict\\s*:?", re.I)
+    >>> text = "Final verdict: [[A]]\\n\\nResponse A is right; B drops the carry in 17 + 25."
+    >>> parse_explained_choice(text, p, ("A", "B"), m).winner
+    0
+    >>> parse_explained_choice(text + " B's own [[B]] is wrong.", p, ("A", "B"), m) is None
+    True
+    """
+    if not tail_only:
+        return parse_choice(text, pattern, labels, max_trailing, tail_only=False)
+    match = last_unquoted(pattern, text)
+    if match is None:
+        return None
+    allowed = explanation if verdict_line(text, match, marker) else max_trailing
+    if trailing_chars(text, match.end(), allowed) > allowed:
+        return None
+    label = match.group(1).strip().upper()
+    if _rival_verdict_line(text, pattern, marker, match, label, explanation):
+        return None
+    upper = tuple(lbl.upper() for lbl in labels)
+    if label not in upper:
+        return None
+    return Parsed(winner=upper.index(label), choice_start=match.start(1))
+
+
+def _rival_verdict_line(
+    text: str,
+    pattern: re.Pattern[str],
+    marker: re.Pattern[str],
+    match: re.Match[str],
+    label: str,
+    explanation: int,
+) -> bool:
+    """Whether an unquoted verdict line before ``match`` with another label is followed by
+    at most ``explanation`` characters. Only the stretch :func:`trailing_chars` looks at is
+    searched, and at most MAX_CANDIDATES quotation checks are made (a flood of them:
+    abstain rather than guess), so the cost does not grow with the chain."""
+    lo = max(match.start() - 64 * (explanation + 1), 0)
+    prepared, checked = Text(text), 0
+    # Nearest first: the text after a verdict only grows going back, so stop at the first
+    # one followed by more than an explanation.
+    for other in reversed(list(pattern.finditer(text, lo, match.start()))):
+        if trailing_chars(text, other.end(), explanation) > explanation:
+            break
+        if other.group(1).strip().upper() == label or not verdict_line(text, other, marker):
+            continue
+        if not prepared.quoted(other.start()):
+            return True
+        checked += 1
+        if checked >= MAX_CANDIDATES:
+            return True
+    return False
 
 
 def to_score(token: str, low: float, high: float, integer: bool = False) -> float | None:

@@ -6,11 +6,13 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from grm.parsing import Parsed, parse_choice
+from grm.parsing import EXPLANATION_CHARS, Parsed, parse_choice, parse_explained_choice
 from grm.templates.base import Template, register_template, slot_label
 from grm.types import JudgeRequest, Message
 
 _BRACKET = re.compile(r"\[\[\s*([AB])\s*\]\]", re.I)
+#: What opens the default template's verdict line (markup around it is allowed).
+_VERDICT_LINE = re.compile(r"final\s+verdict\s*:?", re.I)
 
 
 def render_pair(
@@ -49,10 +51,18 @@ class _PairwiseTemplate(Template):
 
 @register_template("default", "pairwise")
 class DefaultPairwise(_PairwiseTemplate):
-    """grm's own pairwise format: short reasoning, then ``Final verdict: [[A]]`` as the tail."""
+    """grm's own pairwise format: short reasoning, then ``Final verdict: [[A]]`` as the tail.
+
+    A verdict line may be followed by a short explanation (up to :attr:`explanation`
+    characters, :data:`grm.parsing.EXPLANATION_CHARS`); a verdict inside a sentence by
+    :attr:`max_trailing`. A different verdict inside that explanation makes the chain
+    abstain (see :func:`grm.parsing.parse_explained_choice`).
+    """
 
     name = "default"
     verdict_prefix = "Final verdict: [["
+    #: Characters of explanation allowed after the verdict line.
+    explanation: ClassVar[int] = EXPLANATION_CHARS
     system = (
         "You are an impartial judge. You compare two responses to a user's question and "
         "decide which one is better: correct, helpful and honest."
@@ -62,3 +72,14 @@ class DefaultPairwise(_PairwiseTemplate):
         "if given), then decide. End with exactly one line, 'Final verdict: [[A]]' if "
         "response A is better or 'Final verdict: [[B]]' if response B is better."
     )
+
+    def parse(self, text: str, n_responses: int = 2) -> Parsed | None:
+        return parse_explained_choice(
+            text,
+            self.pattern,
+            self.choices,
+            _VERDICT_LINE,
+            self.max_trailing if self.max_trailing is not None else len(text),
+            self.explanation,
+            self.tail_only,
+        )
