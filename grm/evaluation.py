@@ -1,14 +1,18 @@
 """The evaluation harness: judge labelled pairs once at the largest k, report everything.
 
-Data comes in the two common shapes, as JSONL or a ``datasets`` dataset:
+Data comes in any labelled shape :mod:`grm.rows` reads, as JSONL, Parquet or a ``datasets``
+dataset:
 
-- RewardBench: ``prompt``, ``chosen``, ``rejected`` (optional ``subset``). The chosen
-  response is put in slot A or B by a seeded coin per item, as RewardBench shuffles.
+- RewardBench: ``prompt``, ``chosen``, ``rejected`` (optional ``subset``), and the other
+  chosen/rejected shapes (TRL conversations, HH-RLHF transcripts). The chosen response is
+  put in slot A or B by a seeded coin per item, as RewardBench shuffles.
 - JudgeBench: ``question``, ``response_A``, ``response_B``, ``label`` ("A>B" or "B>A"),
   optional ``source``.
+- ``prompt``, ``responses``, ``preferred`` rows, as the verifiable training tasks write them.
 
-(``prompt``, ``responses``, ``preferred`` rows, as the verifiable training tasks write them,
-are read too.) One pass samples ``k`` chains per pair; accuracy at every smaller k is read
+A row that cannot be evaluated (no label, an empty reply, a line that is not JSON) is
+dropped with its reason by :func:`read_items` (``grm eval`` reports them); :func:`load_items`
+raises on the first. One pass samples ``k`` chains per pair; accuracy at every smaller k is read
 from those chains by resampling (see :mod:`grm.eval_metrics`), so the curve costs no
 extra engine call.
 """
@@ -27,6 +31,7 @@ from typing import Any
 from grm.aggregation import get_aggregator
 from grm.eval_metrics import ChainRecord, summarize
 from grm.progress import ChainProgress, Progress
+from grm.rows import RowError, place, read_numbered, read_row
 from grm.types import JudgeRequest, Judgment
 
 logger = logging.getLogger(__name__)
@@ -71,66 +76,48 @@ class EvalConfig:
 # ---------------------------------------------------------------- loading
 
 
-def item_from_row(row: Mapping[str, Any], index: int, rng: random.Random) -> EvalItem:
-    """One labelled pair from a RewardBench-, JudgeBench- or task-shaped row."""
-    rid = str(row.get("id", row.get("pair_id", index)))
-    if "chosen" in row and "rejected" in row:
-        prompt = row.get("prompt")
-        if prompt is None:
-            raise ValueError(f"row {index} has chosen/rejected but no 'prompt'.")
-        # RewardBench shows one random order per item: the chosen lands in A or B by a coin.
-        label = rng.randrange(2)
-        pair = [row["rejected"], row["rejected"]]
-        pair[label] = row["chosen"]
-        group = str(row.get("subset", "all"))
-        return EvalItem(rid, JudgeRequest(prompt, tuple(pair)), label, group)
-    if "response_A" in row and "response_B" in row:
-        raw = str(row.get("label", "")).replace(" ", "")
-        if raw not in ("A>B", "B>A"):
-            raise ValueError(
-                f"row {index} label must be 'A>B' or 'B>A', got {row.get('label')!r}; "
-                "drop rows without a strict preference."
-            )
-        prompt = row.get("question", row.get("prompt"))
-        request = JudgeRequest(prompt, (row["response_A"], row["response_B"]))
-        return EvalItem(rid, request, 0 if raw == "A>B" else 1, str(row.get("source", "all")))
-    if "responses" in row and "preferred" in row:
-        request = JudgeRequest(row["prompt"], tuple(row["responses"]))
-        return EvalItem(rid, request, int(row["preferred"]), str(row.get("task", "all")))
-    raise ValueError(
-        f"row {index} has keys {sorted(row)}; expected prompt/chosen/rejected (RewardBench) or "
-        "question/response_A/response_B/label (JudgeBench)."
-    )
-
-
-def read_rows(source: str | Path, split: str = "train") -> list[dict[str, Any]]:
-    """Rows of a JSONL/JSON file, a ``datasets`` directory saved to disk, or a dataset name."""
-    path = Path(source)
-    if path.is_file():
-        text = path.read_text()
-        if path.suffix == ".json" and text.lstrip().startswith("["):
-            return list(json.loads(text))
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{n} is not valid JSON ({exc}).") from None
-        return rows
+def item_from_row(
+    row: Mapping[str, Any], index: int, rng: random.Random, fmt: str = "auto"
+) -> EvalItem:
+    """One labelled pair from a row of any labelled shape (chosen-first pairs placed by ``rng``,
+    one coin per item, as RewardBench does); :class:`~grm.rows.RowError` names the row."""
     try:
-        import datasets
-    except ImportError:
-        raise ImportError(
-            f"{source} is not a file; reading a datasets dataset needs: pip install 'grm[train]'."
-        ) from None
-    if path.is_dir():
-        ds = datasets.load_from_disk(str(path))
-        if isinstance(ds, datasets.DatasetDict):
-            ds = ds[split]
-    else:
-        ds = datasets.load_dataset(str(source), split=split)
-    return [dict(r) for r in ds]
+        item = place(read_row(row, fmt, labelled=True), rng)
+        if len(item.responses) != 2:
+            raise RowError(f"grm eval judges pairs; the row has {len(item.responses)} responses.")
+        request = item.request()
+    except ValueError as exc:
+        raise RowError(f"row {index}: {exc}", getattr(exc, "kind", "invalid")) from None
+    assert item.preferred is not None  # labelled=True
+    rid = str(row.get("id", row.get("pair_id", index)))
+    return EvalItem(rid, request, item.preferred, item.group or "all")
+
+
+def read_items(
+    source: str | Path | Iterable[Mapping[str, Any]],
+    limit: int | None = None,
+    seed: int = 0,
+    split: str = "train",
+    fmt: str = "auto",
+) -> tuple[list[EvalItem], list[str]]:
+    """(labelled pairs, why each unusable row was dropped, naming its line in a file);
+    ``limit`` takes a seeded subset of the rows. A name that is not a path is read with
+    ``datasets.load_dataset``."""
+    is_file = isinstance(source, (str, Path))
+    numbered = read_numbered(source, split, hub=is_file)
+    indices = list(range(len(numbered)))
+    if limit is not None and limit < len(numbered):
+        indices = sorted(random.Random(seed).sample(indices, limit))
+    rng = random.Random(f"{seed}-placement")
+    items, dropped = [], []
+    for i in indices:
+        line, row = numbered[i]
+        try:
+            items.append(item_from_row(row, i, rng, fmt))
+        except RowError as exc:
+            text = str(exc)
+            dropped.append(f"line {line}: {text.removeprefix(f'row {i}: ')}" if is_file else text)
+    return items, dropped
 
 
 def load_items(
@@ -138,14 +125,14 @@ def load_items(
     limit: int | None = None,
     seed: int = 0,
     split: str = "train",
+    fmt: str = "auto",
 ) -> list[EvalItem]:
-    """Labelled pairs from a file, a dataset or rows; ``limit`` takes a seeded subset."""
-    rows = read_rows(source, split) if isinstance(source, (str, Path)) else list(source)
-    indices = list(range(len(rows)))
-    if limit is not None and limit < len(rows):
-        indices = sorted(random.Random(seed).sample(indices, limit))
-    rng = random.Random(f"{seed}-placement")
-    return [item_from_row(rows[i], i, rng) for i in indices]
+    """Labelled pairs from a file, a dataset or rows; raises on an unusable row."""
+    items, dropped = read_items(source, limit, seed, split, fmt)
+    if dropped:
+        more = f" ({len(dropped) - 1} more rows are unusable)" if len(dropped) > 1 else ""
+        raise RowError(dropped[0] + more)
+    return items
 
 
 # ---------------------------------------------------------------- the pass

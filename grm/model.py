@@ -22,6 +22,7 @@ from grm.judge import EngineError
 from grm.judges import resolve_model
 from grm.progress import ChainProgress, Progress
 from grm.ranking import RankConfig, Ranking, RankItem, rank_items
+from grm.rows import read_row
 from grm.templates import Template, get_template
 from grm.templates.defaults import apply_decoding, budget_too_low, choose_templates
 from grm.templates.detect import judge_card
@@ -49,27 +50,20 @@ def resolve_engine_name(engine: str) -> str:
 
 
 def as_request(item: RequestLike, index: int = 0) -> JudgeRequest:
-    """Accept a JudgeRequest or a dict with prompt and responses (or a/b, chosen/rejected)."""
+    """Accept a JudgeRequest or a dict in any row shape :mod:`grm.rows` reads: prompt and
+    responses, prompt/a/b, prompt/chosen/rejected (strings or conversations), JudgeBench's
+    question/response_A/response_B, or an HH-RLHF transcript pair. The responses keep the
+    row's order (chosen is A); a label in the row is not read."""
     if isinstance(item, JudgeRequest):
         return item
     if not isinstance(item, dict):
         raise TypeError(
             f"requests[{index}] must be a JudgeRequest or a dict, got {type(item).__name__}."
         )
-    if "responses" in item:
-        responses = tuple(item["responses"])
-    elif "a" in item and "b" in item:
-        responses = (item["a"], item["b"])
-    elif "response_A" in item and "response_B" in item:
-        responses = (item["response_A"], item["response_B"])
-    else:
-        raise ValueError(
-            f"requests[{index}] needs 'responses' (a list) or 'a' and 'b'; got keys {sorted(item)}."
-        )
-    prompt = item.get("prompt", item.get("question"))
-    if prompt is None:
-        raise ValueError(f"requests[{index}] needs a 'prompt' (or 'question') field.")
-    return JudgeRequest(prompt, responses, item.get("reference"))
+    try:
+        return read_row(item).request()
+    except ValueError as exc:
+        raise ValueError(f"requests[{index}]: {exc}") from None
 
 
 def _calibrator_path(model: str | Path, calibrator: str | Path | bool | None) -> Path | None:

@@ -19,6 +19,8 @@ MODULES = [
     "grm.stopping",
     "grm.meta",
     "grm.jobs.ids",
+    "grm.rows.shapes",
+    "grm.rows.transcripts",
     "grm.progress",
 ]
 

@@ -100,13 +100,25 @@ def test_label_writes_every_shape_once_with_the_right_verdict(tmp_path: Path) ->
     assert summary["judged"] == len(rows) and summary["rows_per_s"] > 0
 
 
-def test_identical_rows_are_one_item(tmp_path: Path) -> None:
-    rows = rb_rows(3)
-    src = write_jsonl(tmp_path / "in.jsonl", [*rows, rows[1]])
-    rm, _ = fake_rm()
+def test_identical_rows_are_judged_once_and_each_comes_out_under_its_own_id(
+    tmp_path: Path,
+) -> None:
+    rows = [{**r, "id": f"r{i}"} for i, r in enumerate(rb_rows(3))]
+    same_content = {**rows[1], "id": "r9"}  # the same pair under another id (issue 26)
+    src = write_jsonl(tmp_path / "in.jsonl", [*rows, same_content, rows[1]])
+    rm, engine = fake_rm()
     s = grm.label(src, tmp_path / "out.jsonl", rm=rm, k=2, progress=False)
-    assert (s.rows, s.items, s.judged) == (4, 3, 3)
-    assert len(all_records(tmp_path / "out.jsonl")) == 3
+    assert (s.rows, s.items, s.judged) == (5, 3, 3)  # judged once per distinct pair
+    assert sum(n for name, n in engine.calls if name == "generate") == 2 * 3  # both orders
+    out = all_records(tmp_path / "out.jsonl")
+    assert [r["id"] for r in out] == ["r0", "r1", "r2", "r9", "r1"]  # every row, input order
+    row_ids = [r["grm_row_id"] for r in out]
+    assert len(set(row_ids)) == 5
+    assert row_ids[3] == row_ids[1] + "-2" and row_ids[4] == row_ids[1] + "-3"
+    assert out[1]["grm_verdict"] == out[3]["grm_verdict"] == out[4]["grm_verdict"] == "B"
+    assert s.written == 5
+    dpo = grm.label(src, tmp_path / "dpo.jsonl", rm=rm, k=2, format="dpo", progress=False)
+    assert dpo.written == 5
 
 
 class Crash(BaseException):
@@ -183,6 +195,40 @@ def test_bad_rows_go_to_the_errors_file_and_the_job_goes_on(tmp_path: Path) -> N
     )
     assert s3.judged == 1 and s3.errors == 4  # BOOM now passes; the bad rows stay bad
     assert len(all_records(tmp_path / "out.jsonl")) == 5
+
+
+BAD_LINES = ['{"prompt": "cut short", ', '"x"', "[1, 2]", "42", "null", '{"text": "no shape"}']
+
+
+@pytest.mark.parametrize("task", ["label", "rank"])
+def test_lines_that_are_not_rows_become_error_rows_with_their_line(
+    tmp_path: Path, task: str
+) -> None:
+    good = (
+        rb_rows(2)
+        if task == "label"
+        else [{"prompt": f"6 x 7? #{i}", "responses": ["41", "42", f"40 {i}"]} for i in range(2)]
+    )
+    lines = [json.dumps(good[0]), *BAD_LINES, "", json.dumps(good[1]), '"x"']
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    rm, _ = fake_rm(picks_42 if task == "label" else scores_42)
+    run = grm.label if task == "label" else grm.rank_dataset
+    opts = {} if task == "label" else {"method": "pointwise"}
+    s = run(src, tmp_path / "out.jsonl", rm=rm, k=2, batch_size=3, progress=False, **opts)
+    assert s.judged == 2 and s.rows == 9 and s.written == 2 and s.error_rows == 7
+    errors = all_records(tmp_path / "out.errors.jsonl")
+    assert [e["line"] for e in errors] == [2, 3, 4, 5, 6, 7, 10]  # 1-based, blank line 8 skipped
+    assert all(
+        e["stage"] == "input" and e["error"].startswith(f"line {e['line']}: ") for e in errors
+    )
+    why = [e["error"] for e in errors]
+    assert "is not valid JSON" in why[0] and errors[0]["row"] == BAD_LINES[0]
+    for text, kind in zip(why[1:5], ["string", "array", "number", "null"], strict=True):
+        assert f"is a JSON {kind}" in text and "not an object" in text
+    assert "cannot tell the data format" in why[5] and errors[5]["row"] == {"text": "no shape"}
+    assert errors[6]["grm_row_id"] != errors[1]["grm_row_id"]  # the same bad line twice
+    assert len({e["grm_row_id"] for e in errors}) == 7
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:

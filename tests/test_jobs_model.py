@@ -133,6 +133,9 @@ def test_the_ray_path_gives_the_single_machine_verdicts(
 ) -> None:
     ray = pytest.importorskip("ray")
     src = write_jsonl(tmp_path / "in.jsonl", sums(4))
+    # The same pair twice and lines that are not rows (issue 26): both paths keep every row.
+    with src.open("a") as f:
+        f.write(json.dumps(sums(2)[1]) + '\n{"prompt": "cut\n"x"\n' + json.dumps(sums(3)[2]) + "\n")
     spec = ModelSpec(engine="transformers", judge={"max_tokens": 8})
     job = {"k": 2, "batch_size": 2, "progress": False}
     single = grm.label(src, tmp_path / "single.jsonl", model=spec, **job)
@@ -145,5 +148,7 @@ def test_the_ray_path_gives_the_single_machine_verdicts(
     keys = ("grm_row_id", "grm_verdict", "grm_p_a", "grm_votes", "grm_k", "grm_completion_tokens")
     a = [{k: r[k] for k in keys} for r in all_records(tmp_path / "single.jsonl")]
     b = [{k: r[k] for k in keys} for r in all_records(tmp_path / "ray.jsonl")]
-    assert a == b and len(a) == 4
-    assert (single.judged, single.chains) == (on_ray.judged, on_ray.chains)
+    assert a == b and len(a) == 6 and len({r["grm_row_id"] for r in a}) == 6
+    assert (single.judged, single.chains) == (on_ray.judged, on_ray.chains) == (4, 8)
+    errors = [all_records(tmp_path / f"{name}.errors.jsonl") for name in ("single", "ray")]
+    assert errors[0] == errors[1] and [e["line"] for e in errors[0]] == [6, 7]

@@ -4,16 +4,20 @@
 whole file the way a user hands it over and never stops at the first bad row:
 
 - :func:`read_records` reads JSONL (``.jsonl`` / ``.json`` lines, or a ``.json`` array),
-  Parquet, or a ``datasets`` dataset saved with ``save_to_disk``; a line that is not JSON
-  becomes a record with its parse error, reported like any other bad row.
-- :func:`prepare` detects the shape once (RewardBench ``prompt/chosen/rejected``, JudgeBench
+  Parquet, or a ``datasets`` dataset saved with ``save_to_disk`` (:mod:`grm.rows`'s reader);
+  a line that is not a JSON object becomes a record with its reason, reported with its line
+  number like any other bad row.
+- :func:`prepare` detects the shape once (:mod:`grm.rows`: RewardBench
+  ``prompt/chosen/rejected``, HH-RLHF transcripts, JudgeBench
   ``question/response_A/response_B/label``, ``prompt/responses/preferred``, pointwise
   ``prompt/responses/scores``), then checks every row: missing fields, empty or non-text
-  responses, bad labels, ties, and judge prompts over the length limit are dropped, each with
-  its reason; the rest are split into train / held-out **by prompt**, so no prompt is in both.
+  responses, bad labels, ties, transcripts that differ before their last reply, and judge
+  prompts over the length limit are dropped, each with its reason; the rest are split into
+  train / held-out **by prompt**, so no prompt is in both.
 - :func:`split_by_prompt` is deterministic and needs no shuffle state: a prompt goes to the
   held-out side when a seeded SHA-256 of its text falls under ``heldout_fraction``, so adding
-  rows never moves an existing prompt to the other side.
+  rows never moves an existing prompt to the other side. The prompt is the conversation: two
+  HH-RLHF pairs of one dialogue land on one side, whatever their last replies.
 - :func:`grm.training.data_report.format_report` prints counts, length percentiles, label
   balance and every dropped row with its reason (``grm train CONFIG --check-data``).
 """
@@ -21,7 +25,6 @@ whole file the way a user hands it over and never stops at the first bad row:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 from collections import Counter
@@ -33,83 +36,23 @@ from grm.training.data import FORMATS, detect_format, to_row
 from grm.training.data_report import DataReport, Dropped, prompt_key
 from grm.training.tasks import TaskRow
 
+from grm.rows import BAD_LINE, SHAPES, read_numbered, read_rows
 from grm.templates import get_template
 from grm.types import JudgeRequest
 
 logger = logging.getLogger(__name__)
 
 #: Columns each shape needs (``pairs`` may carry the prompt inside chosen/rejected messages).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "pairs": ("chosen", "rejected"),
-    "rewardbench": ("prompt", "chosen", "rejected"),
-    "judgebench": ("question", "response_A", "response_B", "label"),
-    "pointwise": ("prompt", "responses"),
-    "rows": ("prompt", "responses", "preferred"),
-}
-
-#: Key of a record holding a line that could not be parsed (set by :func:`read_records`).
-PARSE_ERROR = "__grm_parse_error__"
+REQUIRED: dict[str, tuple[str, ...]] = {name: shape.columns for name, shape in SHAPES.items()}
 
 LengthFn = Callable[[str], int]
 
 
 def read_records(source: str | Path | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every record of a JSONL / JSON / Parquet file or a saved ``datasets`` dataset.
-
-    Unparsable JSON lines come back as ``{PARSE_ERROR: message}`` so a check can report
-    them with their line number instead of failing on the first one.
-    """
-    if not isinstance(source, str | Path):
-        return [dict(r) for r in source]
-    path = Path(source)
-    if path.is_dir():
-        return _read_saved_dataset(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"data file {path} does not exist; pass a JSONL or Parquet file, or a directory "
-            "written by datasets' save_to_disk."
-        )
-    if path.suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return [dict(r) for r in pq.read_table(path).to_pylist()]
-    text = path.read_text()
-    if path.suffix == ".json" and text.lstrip().startswith("["):
-        return [dict(r) for r in json.loads(text)]
-    records: list[dict[str, Any]] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            records.append({PARSE_ERROR: f"line {n} is not valid JSON ({exc.msg})"})
-            continue
-        if isinstance(value, dict):
-            records.append(value)
-        else:
-            records.append(
-                {PARSE_ERROR: f"line {n} is a JSON {type(value).__name__}, not an object"}
-            )
-    return records
-
-
-def _read_saved_dataset(path: Path) -> list[dict[str, Any]]:
-    try:
-        import datasets
-    except ImportError:
-        raise ImportError(
-            f"{path} is a directory; reading it needs: pip install 'grm[train]'."
-        ) from None
-    ds = datasets.load_from_disk(str(path))
-    if isinstance(ds, datasets.DatasetDict):
-        if "train" not in ds:
-            raise ValueError(
-                f"{path} holds the splits {sorted(ds)}; grm train splits by prompt itself, so "
-                "save the one split to use (or name it 'train')."
-            )
-        ds = ds["train"]
-    return [dict(r) for r in ds]
+    """Every record of a JSONL / JSON / Parquet file, a saved ``datasets`` dataset (its
+    'train' split) or rows in memory; a line that is not a JSON object comes back as a
+    :data:`grm.rows.BAD_LINE` record, so a check reports it instead of failing on it."""
+    return read_rows(source)
 
 
 def infer_format(records: Sequence[dict[str, Any]], fmt: str = "auto") -> str:
@@ -183,6 +126,7 @@ def _non_text(rec: dict[str, Any], fmt: str) -> str | None:
     cols = {
         "judgebench": ("question", "response_A", "response_B"),
         "rewardbench": ("prompt", "chosen", "rejected"),
+        "hh-rlhf": ("chosen", "rejected"),
     }.get(fmt, ())
     for c in cols:
         if not isinstance(rec.get(c), str):
@@ -214,9 +158,10 @@ def prepare(
     ``length`` measures a judge prompt (characters when None; pass a tokenizer's count for
     tokens); rows whose judge prompt exceeds ``max_prompt_length`` are dropped as too long.
     """
-    records = read_records(source)
+    numbered = read_numbered(source)
+    records = [rec for _, rec in numbered]
     name = str(source) if isinstance(source, str | Path) else "<rows>"
-    good = [r for r in records if PARSE_ERROR not in r]
+    good = [r for r in records if BAD_LINE not in r]
     shape = infer_format(good, fmt) if good else (fmt if fmt != "auto" else "unknown")
     measure = length or len
     report = DataReport(
@@ -224,8 +169,8 @@ def prepare(
     )
     rng = random.Random(seed)
     kept: list[TaskRow] = []
-    for i, rec in enumerate(records):
-        dropped = _check(i, rec, shape)
+    for i, (line, rec) in enumerate(numbered):
+        dropped = _check(i, line, rec, shape)
         if dropped is not None:
             report.dropped.append(dropped)
             continue
@@ -234,7 +179,7 @@ def prepare(
             n = measure(judge_prompt_text(row, template))
         except (ValueError, TypeError, KeyError) as exc:
             msg = str(exc)
-            kind = "empty_response" if "empty" in msg else "invalid"
+            kind = getattr(exc, "kind", "invalid")
             report.dropped.append(
                 Dropped(i, msg if msg.startswith("row") else f"row {i}: {msg}", kind)
             )
@@ -257,9 +202,9 @@ def prepare(
     return report
 
 
-def _check(i: int, rec: dict[str, Any], shape: str) -> Dropped | None:
-    if PARSE_ERROR in rec:
-        return Dropped(i, f"row {i}: {rec[PARSE_ERROR]}", "invalid")
+def _check(i: int, line: int, rec: dict[str, Any], shape: str) -> Dropped | None:
+    if BAD_LINE in rec:
+        return Dropped(i, f"row {i}: line {line} {rec[BAD_LINE]}", "invalid")
     if shape not in REQUIRED:
         return Dropped(i, f"row {i}: the data format could not be detected", "invalid")
     missing = _missing(rec, shape)

@@ -19,6 +19,7 @@ from typing import Any
 
 from grm.cli.judge import add_judge_config_args, add_meta_args, add_model_args
 from grm.cli.options import add_progress_args
+from grm.rows import FORMATS
 
 #: JudgeConfig fields this command declares itself: --k is the report's largest k.
 OWN_FLAGS = frozenset({"k"})
@@ -28,6 +29,12 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate a judge on labelled pairs (accuracy, k, calibration)")
     p.add_argument("data", help="JSONL/JSON file, a saved datasets dir, or a dataset name")
     p.add_argument("--split", default="train", help="dataset split (datasets only)")
+    p.add_argument(
+        "--data-format",
+        default="auto",
+        choices=FORMATS,
+        help="row shape (auto: told per row from its columns)",
+    )
     p.add_argument("--k", type=int, default=8, help="chains per pair (the largest k reported)")
     p.add_argument("--limit", type=int, default=None, help="a seeded random subset of N pairs")
     p.add_argument("--batch-size", type=int, default=8, help="pairs per engine call")
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from grm import RewardModel
     from grm.cli.options import config_overrides, engine_options
     from grm.config import JudgeConfig
-    from grm.evaluation import EvalConfig, evaluate, load_items, write_report
+    from grm.evaluation import EvalConfig, evaluate, read_items, write_report
 
     options = config_overrides(args, JudgeConfig, skip=OWN_FLAGS)
     cfg = EvalConfig(
@@ -57,7 +64,14 @@ def run(args: argparse.Namespace) -> int:
         seed=options.get("seed", JudgeConfig.seed),
         limit=args.limit,
     )
-    items = load_items(args.data, cfg.limit, cfg.seed, args.split)
+    items, dropped = read_items(args.data, cfg.limit, cfg.seed, args.split, args.data_format)
+    if dropped:
+        shown = "".join(f"\n  {d}" for d in dropped[:10])
+        more = f"\n  ... and {len(dropped) - 10} more (see dropped in the report)"
+        print(
+            f"dropped {len(dropped)} unusable rows:{shown}{more if len(dropped) > 10 else ''}",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
     rm = RewardModel.load(
         args.model,
@@ -72,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     load_s = time.perf_counter() - start
     report = evaluate(rm, items, cfg, progress=args.progress)
     report["data"] = str(args.data)
+    report["dropped"] = dropped
     report["load_seconds"] = load_s
     report["command"] = "grm " + " ".join(sys.argv[1:])
     paths = write_report(report, args.out, plots=not args.no_plots)

@@ -6,8 +6,10 @@
     grm label pairs.jsonl --out labels.jsonl --ray --actors 8 --gpus-per-actor 1 --engine vllm
     grm label pairs.jsonl --out labels.jsonl --engine remote --url http://h1:8000 --url http://h2:8000
 
-Rows: RewardBench (prompt/chosen/rejected), JudgeBench (question/response_A/response_B) or
-prompt/responses; JSONL, Parquet or a saved ``datasets`` directory. Run the same command
+Rows: RewardBench (prompt/chosen/rejected), JudgeBench (question/response_A/response_B),
+HH-RLHF transcripts (chosen/rejected dialogues) or prompt/responses (``--data-format`` names
+the shape; see grm.rows); JSONL, Parquet or a saved ``datasets`` directory. A line that is
+not a row goes to the errors file with its line number. Run the same command
 again after a crash: finished rows are skipped. The shared flags below are used by
 ``grm rank`` too.
 """
@@ -21,6 +23,7 @@ from grm.cli.judge import add_judge_config_args, add_model_args
 from grm.cli.options import add_progress_args, config_overrides, engine_options
 from grm.config import JudgeConfig
 from grm.jobs.config import ModelSpec
+from grm.rows import FORMATS
 
 #: JudgeConfig fields a job sets itself (per job or per chunk), not as judge options.
 JOB_FIELDS = ("k", "max_k", "budget", "seed")
@@ -45,6 +48,12 @@ def add_job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="JSONL/JSON or Parquet file, or a saved datasets directory")
     p.add_argument("--out", required=True, help="output file (.jsonl or .parquet)")
     p.add_argument("--split", default="train", help="split of a saved DatasetDict")
+    p.add_argument(
+        "--data-format",
+        default="auto",
+        choices=FORMATS,
+        help="input row shape (auto: told per row from its columns)",
+    )
     p.add_argument("--k", type=parse_k, default=8, help="chains per comparison, or 'auto'")
     p.add_argument("--budget", type=int, default=None, help="--k auto: most chains in the job")
     p.add_argument("--max-k", type=int, default=None, help="--k auto: most chains per comparison")
@@ -112,6 +121,7 @@ def run(args: argparse.Namespace, task: str) -> int:
         "chains": args.chains,
         "retry_errors": args.retry_errors,
         "progress": args.progress,
+        "data_format": args.data_format,
         "judge_options": {"max_k": args.max_k} if args.max_k is not None else {},
     }
     if task == "label":

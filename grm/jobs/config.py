@@ -48,6 +48,9 @@ class JobConfig:
     """More judge settings per call (grm.config.JudgeConfig fields: max_k, confidence, ...)."""
     rank_options: dict[str, Any] = field(default_factory=dict)
     """Ranking settings (grm.ranking.RankConfig fields other than seed)."""
+    data_format: str = "auto"
+    """The input rows' shape (a grm.rows.FORMATS name, e.g. 'hh-rlhf'); 'auto' tells each
+    row's shape from its columns."""
 
     def __post_init__(self) -> None:
         if self.k != "auto" and (
@@ -75,6 +78,9 @@ class JobConfig:
             raise ValueError(f"ties must be 'drop' or 'keep', got {self.ties!r}.")
         from grm.config import JudgeConfig
         from grm.ranking import RankConfig, get_method
+        from grm.rows import check_format
+
+        check_format(self.data_format)
 
         get_method(self.method)  # raises with the list of names
         for name in ("k", "seed", "budget"):
@@ -91,6 +97,8 @@ class JobConfig:
         if task == "rank":
             out["method"] = self.method
             out["rank_options"] = self.rank_options
+        if self.data_format != "auto":  # absent when auto: older jobs still resume
+            out["data_format"] = self.data_format
         return out
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grm.types import prompt_text
@@ -35,6 +36,21 @@ def content_id(prompt: Any, responses: Any, reference: str | None = None) -> str
     text = prompt_text(prompt) if isinstance(prompt, (str, list, tuple)) else str(prompt)
     payload = json.dumps([text, list(responses), reference], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:ID_CHARS]
+
+
+def row_ids(item_ids: Sequence[str]) -> list[str]:
+    """Each input row's own id: its item's id, with ``-2``, ``-3``, ... for the second, third,
+    ... row of the same item in input order (stable for the same input).
+
+    >>> row_ids(["a", "b", "a", "a"])
+    ['a', 'b', 'a-2', 'a-3']
+    """
+    seen: Counter[str] = Counter()
+    out = []
+    for item in item_ids:
+        seen[item] += 1
+        out.append(item if seen[item] == 1 else f"{item}-{seen[item]}")
+    return out
 
 
 def raw_id(row: Mapping[str, Any]) -> str:

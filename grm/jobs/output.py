@@ -1,8 +1,11 @@
 """The end of a job: merge the shards into the output file, the errors file and a summary.
 
-The output holds each finished row once, in input order (rows the driver cannot place come
-last, by id). ``format="dpo"`` writes ``prompt`` / ``chosen`` / ``rejected`` rows, the shape
-TRL's ``DPOTrainer`` reads (conversational when the prompt is a message list).
+The output holds every input row once, in input order, under its own row id: rows with the
+same content share one judgement (one item) but each comes out with its own columns (rows
+the driver cannot place come last, by id). A row that cannot be judged, a line that is not a
+JSON object included, goes to the errors file with its line number. ``format="dpo"`` writes
+``prompt`` / ``chosen`` / ``rejected`` rows, the shape TRL's ``DPOTrainer`` reads
+(conversational when the prompt is a message list).
 """
 
 from __future__ import annotations
@@ -14,8 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from grm.jobs.config import JobConfig
-from grm.jobs.rows import pair_request, write_rows
+from grm.jobs.ids import row_ids
+from grm.jobs.rows import write_rows
 from grm.jobs.shards import _atomic_write
+from grm.rows import BAD_LINE, read_row
+
+#: One input row as the output needs it: (line, the row, its item id); line is the 1-based
+#: line of a JSONL file (the row's position in other containers).
+InputRow = tuple[int, Mapping[str, Any], str]
 
 
 @dataclass
@@ -53,6 +62,8 @@ class Summary:
     chains_per_s: float
     written: int = 0
     """Rows written to the output file (fewer than done with format='dpo' filters)."""
+    error_rows: int = 0
+    """Rows written to the errors file (every input row of an item that failed)."""
     output: str = ""
     errors_file: str = ""
 
@@ -70,7 +81,8 @@ class Summary:
             f"time: {self.seconds:.1f} s ({self.judge_seconds:.1f} s judging)  "
             f"throughput: {self.rows_per_s:.3f} rows/s, "
             f"{self.chains_per_s:.2f} chains/s",
-            f"output: {self.output} ({self.written} rows)  errors: {self.errors_file}",
+            f"output: {self.output} ({self.written} rows)  errors: {self.errors_file} "
+            f"({self.error_rows} rows)",
         ]
 
 
@@ -133,11 +145,16 @@ def output_row(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def error_row(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """The errors file's line: the row id, the input line, the stage, the reason, the row
+    (the raw text of a line that is not a JSON object)."""
+    row = rec["row"]
+    line = rec.get("line")
     return {
         "grm_row_id": rec["id"],
+        "line": line,
         "stage": rec["stage"],
-        "error": rec["error"],
-        "row": rec["row"],
+        "error": rec["error"] if line is None else f"line {line}: {rec['error']}",
+        "row": row.get("text") if row.get(BAD_LINE) is not None else row,
     }
 
 
@@ -146,6 +163,8 @@ def dpo_rows(records: Iterable[Mapping[str, Any]], cfg: JobConfig) -> list[dict[
 
     'none' (no verdict) is always dropped; a tie is dropped or kept in input order per
     ``cfg.ties``; a pair whose winner's probability is below ``cfg.min_confidence`` is dropped.
+    The prompt and the two responses are the row's as :mod:`grm.rows` reads them (an HH-RLHF
+    transcript pair gives the conversation and the two last replies).
     """
     out = []
     for rec in records:
@@ -155,11 +174,10 @@ def dpo_rows(records: Iterable[Mapping[str, Any]], cfg: JobConfig) -> list[dict[
             continue
         if v != "tie" and (f["grm_confidence"] or 0.0) < cfg.min_confidence:
             continue
-        req = pair_request(rec["row"])
-        a, b = rec["row"].get("chosen"), rec["row"].get("rejected")
-        raw = (a, b) if a is not None and b is not None else req.responses
-        chosen, rejected = (raw[1], raw[0]) if v == "B" else (raw[0], raw[1])
-        prompt = rec["row"].get("prompt", rec["row"].get("question"))
+        item = read_row(rec["row"], cfg.data_format)
+        a, b = item.responses
+        chosen, rejected = (b, a) if v == "B" else (a, b)
+        prompt = item.prompt
         if isinstance(prompt, list):  # conversational: completions are message lists too
             chosen, rejected = _as_messages(chosen), _as_messages(rejected)
         out.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
@@ -172,21 +190,39 @@ def _as_messages(x: Any) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": str(x)}]
 
 
+def per_row(
+    records: Mapping[str, Mapping[str, Any]], inputs: Sequence[InputRow] | None
+) -> list[dict[str, Any]]:
+    """One record per input row, in input order, each with the row's own id, line and columns
+    (pure). Records no input row names (``inputs`` None: all) come last, by id."""
+    out: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    if inputs is not None:
+        ids = row_ids([item for _, _, item in inputs])
+        for (line, row, item), rid in zip(inputs, ids, strict=True):
+            rec = records.get(item)
+            if rec is None:
+                continue  # not judged (a run cut short); the next run judges it
+            placed.add(item)
+            out.append({**rec, "id": rid, "line": line, "row": dict(row)})
+    out.extend(dict(records[k]) for k in sorted(records) if k not in placed)
+    return out
+
+
 def finalize(
     records: Mapping[str, Mapping[str, Any]],
-    order: Sequence[str],
+    inputs: Sequence[InputRow] | None,
     paths: Mapping[str, Path],
     cfg: JobConfig,
     summary: Summary,
 ) -> Summary:
-    """Write the output (input order), the errors file and the summary JSON."""
-    rank = {rid: i for i, rid in enumerate(order)}
-    ordered = sorted(records.values(), key=lambda r: (rank.get(r["id"], len(rank)), r["id"]))
-    good = [r for r in ordered if "error" not in r]
-    bad = [r for r in ordered if "error" in r]
-    rows = dpo_rows(good, cfg) if cfg.format == "dpo" else [output_row(r) for r in good]
-    summary.written = write_rows(paths["out"], rows)
-    write_rows(paths["errors"], [error_row(r) for r in bad])
+    """Write the output (every input row, in input order), the errors file and the summary."""
+    rows = per_row(records, inputs)
+    good = [r for r in rows if "error" not in r]
+    bad = [r for r in rows if "error" in r]
+    out = dpo_rows(good, cfg) if cfg.format == "dpo" else [output_row(r) for r in good]
+    summary.written = write_rows(paths["out"], out)
+    summary.error_rows = write_rows(paths["errors"], [error_row(r) for r in bad])
     summary.output = str(paths["out"])
     summary.errors_file = str(paths["errors"])
     _atomic_write(paths["summary"], json.dumps(summary.as_dict(), indent=1) + "\n")

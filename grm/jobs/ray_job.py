@@ -24,11 +24,14 @@ from typing import Any
 from grm.jobs.config import JobConfig, ModelSpec
 from grm.jobs.ids import chunk_of, n_chunks
 from grm.jobs.output import Summary, finalize, summarize
-from grm.jobs.rows import read_rows, to_plain
 from grm.jobs.shards import RECORD_COLUMN, ShardStore
 from grm.jobs.tasks import Task, get_task, judge_chunk, keyed
+from grm.rows import jsonl_records, read_numbered, read_rows, to_plain
 
 logger = logging.getLogger(__name__)
+
+#: Rows that Ray gets from the driver travel as JSON strings in this column.
+JSON_COLUMN = "grm_json"
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,21 @@ def _require_ray() -> Any:
     return ray
 
 
-def key_rows(batch: Any, task: str) -> Any:
+def key_rows(batch: Any, task: str, fmt: str = "auto") -> Any:
     """Ray Data UDF: each row's id and its plain JSON (one Arrow string column each).
 
-    JSONL arrives as text lines (``read_text``) and is parsed here with ``json``: Ray's JSON
-    reader infers column types through pandas and turns a response "32" into the integer 32.
+    JSONL arrives as whole files (``read_binary_files``) and is split and parsed here by the
+    reader the driver uses (:func:`grm.rows.jsonl_records`), so a bad line becomes the same
+    error record on both sides: Ray's JSON reader infers column types through pandas (a
+    response "32" becomes the integer 32) and its text reader also splits at U+2028.
     """
     import pyarrow as pa
 
-    judge_task = get_task(task)
-    if batch.column_names == ["text"]:
-        rows = [json.loads(line) for line in batch["text"].to_pylist() if line.strip()]
+    judge_task = get_task(task, fmt)
+    if batch.column_names == ["bytes"]:
+        rows = [r for blob in batch["bytes"].to_pylist() for _, r in jsonl_records(blob)]
+    elif batch.column_names == [JSON_COLUMN]:
+        rows = [json.loads(s) for s in batch[JSON_COLUMN].to_pylist()]
     else:
         rows = [to_plain(r) for r in batch.to_pylist()]
     return pa.table(
@@ -98,7 +105,7 @@ class ChunkJudge:
 
     def __init__(self, spec: ModelSpec, task: str, cfg: JobConfig, total: int) -> None:
         self.rm = spec.load()
-        self.task = get_task(task)
+        self.task = get_task(task, cfg.data_format)
         self.cfg = cfg
         self.total = total
 
@@ -119,7 +126,7 @@ def read_dataset(ray: Any, source: str | Path, split: str) -> Any:
     if path.endswith(".parquet"):
         return ray.data.read_parquet(path)
     if path.endswith((".jsonl", ".ndjson")):
-        return ray.data.read_text(path)  # parsed by key_rows, types kept
+        return ray.data.read_binary_files(path)  # split and parsed by key_rows, types kept
     if Path(path).is_dir():
         import datasets
 
@@ -127,7 +134,9 @@ def read_dataset(ray: Any, source: str | Path, split: str) -> Any:
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[split]
         return ray.data.from_huggingface(ds)
-    return ray.data.from_items(read_rows(path, split))  # a JSON array file
+    # A JSON array file: each row as one JSON string, as Arrow would fill in the columns a
+    # row lacks (None) and so change what the row holds.
+    return ray.data.from_items([{JSON_COLUMN: json.dumps(r)} for r in read_rows(path, split)])
 
 
 def run_ray(
@@ -152,14 +161,16 @@ def run_ray(
     ctx.enable_progress_bars = cfg.progress is not False
     keyed_ds = (
         read_dataset(ray, source, split)
-        .map_batches(key_rows, fn_args=(task.name,), batch_format="pyarrow")
+        .map_batches(key_rows, fn_args=(task.name, task.fmt), batch_format="pyarrow")
         .materialize()
     )
     ids = [r["grm_id"] for r in keyed_ds.select_columns(["grm_id"]).take_all()]
-    try:  # input order for the output, when the driver can read the input itself
-        ids = [keyed(task, r)[0] for r in read_rows(source, split)]
+    inputs = None
+    try:  # input order and one output row per input row, when the driver can read the input
+        inputs = [(n, r, keyed(task, r)[0]) for n, r in read_numbered(source, split)]
+        ids = [rid for _, _, rid in inputs]
     except (OSError, ValueError, ImportError):
-        logger.info("the driver cannot read %s; the output is ordered by row id", source)
+        logger.info("the driver cannot read %s; the output is one row per item, by id", source)
     items = len(set(ids))
     chunks = n_chunks(items, cfg.batch_size)
     finished = store.finished(cfg.retry_errors)
@@ -187,4 +198,4 @@ def run_ray(
     summary = summarize(
         task.name, len(ids), items, items - left, new, len(done), end - start, end - loaded
     )
-    return finalize(done, ids, paths, cfg, summary)
+    return finalize(done, inputs, paths, cfg, summary)

@@ -17,10 +17,11 @@ from typing import Any
 from grm.jobs.config import JobConfig, ModelSpec
 from grm.jobs.ids import chunk_of, n_chunks
 from grm.jobs.output import Summary, finalize, record_chains, summarize
-from grm.jobs.rows import format_of, read_rows
+from grm.jobs.rows import format_of
 from grm.jobs.shards import ShardStore, job_paths
 from grm.jobs.tasks import Task, get_task, judge_chunk, keyed
 from grm.progress import ChainProgress
+from grm.rows import read_numbered
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def run_job(
     ray: Mapping[str, Any] | None = None,
 ) -> Summary:
     """Judge every row of ``source`` into ``out``; see :func:`grm.jobs.label`."""
-    task = get_task(task_name)
+    task = get_task(task_name, cfg.data_format)
     if task_name == "rank" and cfg.format == "dpo":
         raise ValueError("format='dpo' is for labelled pairs (grm label); grm rank writes rows.")
     paths = job_paths(out)
@@ -87,7 +88,8 @@ def run_job(
         )
     store.check_settings(settings(task_name, cfg, spec, rm))
     start = time.perf_counter()
-    rows = read_rows(source, split)
+    numbered = read_numbered(source, split)
+    rows = [row for _, row in numbered]
     ids, by_chunk, chunks = plan(task, rows, cfg.batch_size)
     finished = store.finished(cfg.retry_errors)
     todo = {
@@ -127,4 +129,5 @@ def run_job(
     summary = summarize(
         task_name, len(rows), items, skipped, new, len(done), end - start, end - loaded
     )
-    return finalize(done, ids, paths, cfg, summary)
+    inputs = [(line, row, rid) for (line, row), rid in zip(numbered, ids, strict=True)]
+    return finalize(done, inputs, paths, cfg, summary)

@@ -28,6 +28,8 @@ output) or ``error`` with ``stage`` (input, length, engine)."""
 
 class Task(Protocol):
     name: str
+    fmt: str
+    """The input rows' shape (grm.rows.FORMATS; 'auto' detects it per row)."""
 
     def item(self, row: Mapping[str, Any]) -> Any: ...
 
@@ -78,8 +80,11 @@ class LabelTask:
 
     name = "label"
 
+    def __init__(self, fmt: str = "auto") -> None:
+        self.fmt = fmt
+
     def item(self, row: Mapping[str, Any]) -> JudgeRequest:
-        return pair_request(row)
+        return pair_request(row, self.fmt)
 
     def key(self, item: JudgeRequest) -> str:
         return content_id(item.prompt, item.responses, item.reference)
@@ -129,8 +134,11 @@ class RankTask:
 
     name = "rank"
 
+    def __init__(self, fmt: str = "auto") -> None:
+        self.fmt = fmt
+
     def item(self, row: Mapping[str, Any]) -> RankItem:
-        return rank_item(row)
+        return rank_item(row, self.fmt)
 
     def key(self, item: RankItem) -> str:
         return content_id(item.prompt, item.candidates, item.reference)
@@ -177,14 +185,18 @@ class RankTask:
 TASKS: dict[str, type[LabelTask] | type[RankTask]] = {"label": LabelTask, "rank": RankTask}
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, fmt: str = "auto") -> Task:
+    """The task ``name`` reading rows of shape ``fmt``."""
     if name not in TASKS:
         raise ValueError(f"task {name!r} is unknown; choose one of {', '.join(TASKS)}.")
-    return TASKS[name]()
+    return TASKS[name](fmt)
 
 
 def keyed(task: Task, row: Mapping[str, Any]) -> tuple[str, Any, str | None]:
-    """(id, item, error): the row's content id and item, or a raw id and the reason."""
+    """(id, item, error): the row's content id and item, or a raw id and the reason.
+
+    Rows with the same judged content share the id (one item, judged once); each input row
+    still gets its own output row (:func:`grm.jobs.output.finalize`)."""
     try:
         item = task.item(row)
     except (ValueError, TypeError) as exc:
