@@ -46,6 +46,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from grm.ground_truth import label_text
 from grm.reward_map import DROP, RewardMapConfig, map_reward
 
 logger = logging.getLogger(__name__)
@@ -190,7 +191,9 @@ def _item(data_source: Any, solution: Any, truth: Any, extra_info: Any) -> dict[
         return None
     return {
         "prompt": question_of(data_source, extra_info),
-        "responses": [str(solution), str(truth)],
+        # The ground truth as JSON when it is not a string (numpy arrays, dicts: verl passes
+        # Parquet columns as they are), as /get_reward does (grm.ground_truth).
+        "responses": [str(solution), label_text(truth) or str(truth)],
     }
 
 

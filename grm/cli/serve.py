@@ -107,6 +107,14 @@ def add_parser(sub: Any) -> None:
         default=0.0,
         help="the reward sent under --on-abstain value",
     )
+    p.add_argument(
+        "--policy-tokenizer",
+        default=None,
+        metavar="DIR",
+        help="the trained policy's tokenizer (a local folder): /get_reward removes its chat "
+        "markup and special tokens from OpenRLHF's queries (known formats are also detected "
+        "without it)",
+    )
     add_model_args(p)
     # --k / --max-k above are the server's (default and cap per request).
     add_judge_config_args(p, skip=OWN_FLAGS)
@@ -158,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
         body_timeout_s=args.body_timeout,
         reward=RewardMapConfig(on_abstain=args.on_abstain, abstain_value=args.abstain_value),
     )
+    policy_tokenizer = None
+    if args.policy_tokenizer is not None:
+        from transformers import AutoTokenizer
+
+        policy_tokenizer = AutoTokenizer.from_pretrained(args.policy_tokenizer)
     # Online serving rides vLLM's continuous batching: 'auto' picks AsyncLLM when vLLM is there.
     engine = "vllm-async" if resolve_engine_name(args.engine) == "vllm" else args.engine
     rm = RewardModel.load(
@@ -172,5 +185,10 @@ def run(args: argparse.Namespace) -> int:
         f"grm serving {rm.model_path} ({rm.engine.name}) on http://{cfg.host}:{cfg.port}",
         flush=True,
     )
-    serve(rm, cfg, log_level="info" if args.verbose else "warning")
+    serve(
+        rm,
+        cfg,
+        log_level="info" if args.verbose else "warning",
+        policy_tokenizer=policy_tokenizer,
+    )
     return 0

@@ -29,11 +29,14 @@ from grm.serve.service import JudgeService, ServiceError
 logger = logging.getLogger(__name__)
 
 
-def create_app(judge: RewardModel, config: ServerConfig | None = None) -> Gate:
-    """The ASGI app around a judge."""
+def create_app(
+    judge: RewardModel, config: ServerConfig | None = None, policy_tokenizer: Any = None
+) -> Gate:
+    """The ASGI app around a judge. ``policy_tokenizer``: the trained policy's tokenizer, whose
+    chat format and special tokens ``/get_reward`` removes from OpenRLHF's queries."""
     cfg = config or ServerConfig()
     metrics = Metrics()
-    service = JudgeService(judge, cfg, metrics)
+    service = JudgeService(judge, cfg, metrics, policy_tokenizer)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -85,12 +88,17 @@ def validation_body(errors: Any) -> dict[str, Any]:
     return {"detail": detail, "reason": "bad_request"}
 
 
-def serve(judge: RewardModel, config: ServerConfig | None = None, log_level: str = "info") -> None:
+def serve(
+    judge: RewardModel,
+    config: ServerConfig | None = None,
+    log_level: str = "info",
+    policy_tokenizer: Any = None,
+) -> None:
     """Run the server in this process until interrupted (uvicorn, h11, with limits)."""
     import uvicorn
 
     cfg = config or ServerConfig()
-    app = create_app(judge, cfg)
+    app = create_app(judge, cfg, policy_tokenizer)
     logger.info("grm serving on http://%s:%d", cfg.host, cfg.port)
     uvicorn.run(app, **uvicorn_options(cfg), log_level=log_level)
 

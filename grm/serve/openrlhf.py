@@ -11,9 +11,11 @@ INFO log.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
+
+from grm.ground_truth import label_text
+
+__all__ = ["label_text", "response_of", "strip_special"]
 
 #: Characters of the prompt's end searched for in the query to find where the response starts.
 _TAIL = 48
@@ -42,7 +44,7 @@ def response_of(query: str, prompt: str | None) -> str:
 
     >>> response_of("Q: 2+2? A: 4", "Q: 2+2? A:")
     ' 4'
-    >>> response_of("2? A: 4", "Q: 2+2? A:")   # the prompt's head was truncated
+    >>> response_of("is 2+2? Answer: 4", "Question: what is 2+2? Answer:")  # head cut off
     ' 4'
     >>> response_of("just a response", "other prompt")
     'just a response'
@@ -66,17 +68,3 @@ def response_of(query: str, prompt: str | None) -> str:
                 best = end
                 break
     return query if best is None else query[best:]
-
-
-def label_text(label: Any) -> str | None:
-    """A dataset label as reference text: strings as they are, numbers and structures as
-    JSON; None or an empty string means no reference.
-
-    >>> label_text(3), label_text(0.5), label_text("42"), label_text(None), label_text([1, 2])
-    ('3', '0.5', '42', None, '[1, 2]')
-    """
-    if label is None:
-        return None
-    if isinstance(label, str):
-        return label if label.strip() else None
-    return json.dumps(label, ensure_ascii=False)

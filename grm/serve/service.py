@@ -36,6 +36,7 @@ from grm.judge import EngineError
 from grm.model import RewardModel
 from grm.reward_map import result_reward
 from grm.serve.admission import Admission, request_chains
+from grm.serve.chat_formats import conversation, detect
 from grm.serve.config import ServerConfig
 from grm.serve.metrics import Metrics
 from grm.serve.openrlhf import label_text, response_of, strip_special
@@ -88,6 +89,24 @@ def _rank(judge: RewardModel, item: Any, method: str, k: Any) -> Any:
     return judge.rank_batch([item], method, k)[0]
 
 
+def policy_format(tokenizer: Any) -> str | None:
+    """The chat format a policy's tokenizer renders (its chat template applied to a probe
+    conversation), or None when it is none of the known ones (queries are then detected one
+    by one)."""
+    probe = [{"role": "user", "content": "PROBE-U"}, {"role": "assistant", "content": "PROBE-A"}]
+    try:
+        text = tokenizer.apply_chat_template(probe, tokenize=False)
+    except Exception as exc:  # no chat template, or one that refuses this probe
+        logger.warning("the policy tokenizer renders no chat (%s); detecting per query", exc)
+        return None
+    name = detect(str(text))
+    got = conversation(str(text), name) if name else None
+    if got is None or (got.prompt, got.response) != ("PROBE-U", "PROBE-A"):
+        logger.warning("the policy's chat format is not a known one; detecting per query")
+        return None
+    return name
+
+
 def summary(result: Result, chains: bool = False) -> dict[str, Any]:
     """A result as the JSON the routes answer with (its chains on request)."""
     out = result.summary()
@@ -101,7 +120,13 @@ def summary(result: Result, chains: bool = False) -> dict[str, Any]:
 class JudgeService:
     """Judges validated requests for the routes (one per app)."""
 
-    def __init__(self, judge: RewardModel, config: ServerConfig, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        judge: RewardModel,
+        config: ServerConfig,
+        metrics: Metrics,
+        policy_tokenizer: Any = None,
+    ) -> None:
         self.judge = judge
         self.cfg = config
         self.metrics = metrics
@@ -111,6 +136,11 @@ class JudgeService:
         )
         tokenizer = getattr(judge.engine, "tokenizer", None)
         self.special: tuple[str, ...] = tuple(getattr(tokenizer, "all_special_tokens", ()) or ())
+        self.policy_format: str | None = None
+        if policy_tokenizer is not None:
+            self.policy_format = policy_format(policy_tokenizer)
+            policy_special = getattr(policy_tokenizer, "all_special_tokens", ()) or ()
+            self.special = tuple(dict.fromkeys((*self.special, *policy_special)))
         self.runner: Runner | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -296,6 +326,20 @@ class JudgeService:
                 answers[i] = summary(res)
         return {"results": answers}
 
+    def sample_text(self, query: str, prompt: str) -> tuple[str, str]:
+        """The plain question and response of one OpenRLHF sample: the policy's chat markup
+        removed (its system prompt dropped) when the query is in a known chat format
+        (:mod:`grm.serve.chat_formats`), else the response found after the prompt."""
+        conv = conversation(query, self.policy_format or detect(query))
+        if conv is not None and conv.response.strip():
+            asked = conversation(prompt, self.policy_format or detect(prompt)) if prompt else None
+            question = asked.prompt if asked is not None and asked.prompt else conv.prompt
+            response = conv.response
+        else:
+            question, response = prompt, response_of(query, prompt)
+        question = strip_special(question, self.special) or "(no prompt given)"
+        return question, strip_special(response, self.special)
+
     async def get_reward(self, body: RewardBody) -> dict[str, Any]:
         """``/get_reward``: OpenRLHF's remote reward (see :mod:`grm.serve.openrlhf`)."""
         n = len(body.query)
@@ -314,10 +358,9 @@ class JudgeService:
         pairs: list[tuple[int, JudgeRequest]] = []
         singles: list[tuple[int, JudgeRequest]] = []
         for i, (q, p, lab) in enumerate(zip(body.query, prompts, labels, strict=True)):
-            response = strip_special(response_of(q, p), self.special)
+            question, response = self.sample_text(q, p)
             if not response:
                 continue  # nothing to judge: reward 0, abstention 1
-            question = strip_special(p, self.special) or "(no prompt given)"
             reference = label_text(lab)
             if reference is not None:
                 pairs.append((i, JudgeRequest(question, (response, reference))))
