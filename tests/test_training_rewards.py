@@ -84,7 +84,8 @@ CHAINS = [
     "Response B says 85: correct. Final verdict: [[B]]",
     "Response A is right. Final verdict: [[A]]",
     "I cannot decide.",  # no verdict: a counted failure, never a crash
-    "Final verdict: [[B]] and then a very long ramble " + "that goes on " * 20,  # not the tail
+    # more than the 400 characters of explanation a verdict line may carry: not the tail
+    "Final verdict: [[B]] and then a very long ramble " + "that goes on " * 50,
 ]
 
 
