@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from grm.cli.quiet import quiet_output
+from grm.cli.signals import exit_on_signals
 
 #: Sub-command name -> module under grm.cli that implements it.
 COMMANDS: dict[str, str] = {
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with quiet_output(bool(getattr(args, "verbose", False))):
+    # SIGTERM / SIGHUP unwind like Ctrl-C, so an engine's processes are stopped (grm.cli.signals).
+    with quiet_output(bool(getattr(args, "verbose", False))), exit_on_signals():
         try:
             return int(args.func(args) or 0)
         except (ValueError, FileNotFoundError, ImportError) as exc:

@@ -185,10 +185,16 @@ def run(args: argparse.Namespace) -> int:
         f"grm serving {rm.model_path} ({rm.engine.name}) on http://{cfg.host}:{cfg.port}",
         flush=True,
     )
-    serve(
-        rm,
-        cfg,
-        log_level="info" if args.verbose else "warning",
-        policy_tokenizer=policy_tokenizer,
-    )
+    from grm.cli.signals import hangup_as_terminate
+
+    try:
+        with hangup_as_terminate():  # uvicorn shuts down gracefully on SIGTERM / SIGINT
+            serve(
+                rm,
+                cfg,
+                log_level="info" if args.verbose else "warning",
+                policy_tokenizer=policy_tokenizer,
+            )
+    finally:
+        rm.close()  # stop the engine (vLLM's engine-core process) before exiting
     return 0
