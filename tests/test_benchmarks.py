@@ -144,3 +144,14 @@ DOCTESTED = [
 def test_doctests(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_scaling_tables_read_a_report_with_and_without_a_real_auto_run() -> None:
+    from grm.benchmarks.scaling_report import tables
+
+    data = json.loads(SCALING.read_text())
+    with_run = data["grm-judge-135m"]
+    without = json.loads(json.dumps(with_run))
+    for sets_ in without["judges"].values():
+        sets_["suite"].pop("auto_run")
+    assert " (run) |" in tables(with_run) and " (run) |" not in tables(without)

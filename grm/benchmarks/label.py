@@ -35,7 +35,8 @@ class LabelBench:
         from grm.jobs.runner import plan
         from grm.jobs.tasks import LabelTask
 
-        self.rows, self.job, self.out = rows, job, {}
+        self.rows, self.job = rows, job
+        self.out: dict[str, Any] = {}
         self.work = Path(tempfile.mkdtemp(prefix="grm-bench-label-"))
         self.src = self.work / "pairs.jsonl"
         self.src.write_text("".join(json.dumps(r) + "\n" for r in rows))

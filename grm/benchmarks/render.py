@@ -98,12 +98,28 @@ def view_heldout(records: list[dict[str, Any]]) -> str:
     return before_after_table(r["figures"], r["args"]["heldout_ks"], r["args"]["rows"])
 
 
+def view_ranking(records: list[dict[str, Any]]) -> str:
+    """Ranking methods side by side (``bench_ranking``)."""
+    from grm.benchmarks.ranking import table
+
+    return table(records[0]["rows"])
+
+
+def view_tip_budget(records: list[dict[str, Any]]) -> str:
+    """Thinking budget and TIP side by side (``bench_tip_budget``)."""
+    from grm.benchmarks.tip_budget import table
+
+    return table(records[0]["report"])
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "compare": view_compare,
     "serve": view_serve,
     "adaptive": view_adaptive,
     "heldout": view_heldout,
+    "ranking": view_ranking,
+    "tip_budget": view_tip_budget,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 
@@ -131,7 +147,7 @@ def render_text(text: str, render: Callable[[list[str], str], str]) -> str:
 
 def unmarked_tables(text: str) -> list[int]:
     """Line numbers (1-based) of tables outside every region with no note above them."""
-    inside = set()
+    inside: set[int] = set()
     for m in REGION.finditer(text):
         first = text.count("\n", 0, m.start()) + 1
         inside.update(range(first, first + m.group(0).count("\n") + 1))

@@ -73,8 +73,12 @@ def tables(report: dict[str, Any]) -> str:
     ]
     for judge, jr in report["judges"].items():
         for name, s in jr.items():
-            runs = [s["auto_run"] | {"rule": s["auto_run"]["rule"] + " (run)"}]
-            for r in s.get("replayed", []) + (runs if "auto_run" in s else []):
+            runs = (
+                [s["auto_run"] | {"rule": s["auto_run"]["rule"] + " (run)"}]
+                if "auto_run" in s
+                else []
+            )
+            for r in s.get("replayed", []) + runs:
                 lines.append(
                     f"| {judge} | {name} | {r['rule']} | {r['wave_size']} | {r['confidence']} | "
                     f"{ci(r)} | {100 * r['share']:.0f}% |"

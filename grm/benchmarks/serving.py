@@ -166,7 +166,9 @@ def offline(args: Any) -> dict[str, Any]:
     load_s = time.perf_counter() - t0
     logger.info("offline: loaded in %.0f s", load_s)
     try:
-        lone_s = lone(lambda r: rm.compare(r["prompt"], *r["responses"], k=args.k), reqs)
+        lone_s = lone(
+            lambda r: rm.compare(r["prompt"], r["responses"][0], r["responses"][1], k=args.k), reqs
+        )
         logger.info("offline: lone %.2f s", lone_s)
         start = time.perf_counter()
         results = rm.compare_batch(reqs, k=args.k)
