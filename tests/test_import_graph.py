@@ -16,31 +16,7 @@ import ast
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-# pyproject.toml's package-dir: inference/, training/ and calibration/ install under grm.
-PACKAGE_DIRS = {
-    "grm": ROOT / "grm",
-    "grm.inference": ROOT / "inference",
-    "grm.training": ROOT / "training",
-    "grm.calibration": ROOT / "calibration",
-}
-# Circles known and being broken elsewhere; each entry is one circle as its sorted modules.
-EXPECTED_CIRCLES: set[tuple[str, ...]] = set()
-
-
-def module_files() -> dict[str, Path]:
-    """Every module of the installed packages, by dotted name."""
-    found: dict[str, Path] = {}
-    for package, folder in PACKAGE_DIRS.items():
-        for path in sorted(folder.rglob("*.py")):
-            parts = list(path.relative_to(folder).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts.pop()
-            name = ".".join([package, *parts])
-            # A sub-package mapped to its own folder (grm.inference) wins over grm/inference.
-            found.setdefault(name, path)
-    return found
+from source_modules import module_files
 
 
 def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
@@ -126,14 +102,9 @@ def cycle_path(graph: dict[str, set[str]], members: tuple[str, ...]) -> list[str
 def test_the_packages_have_no_import_circle() -> None:
     graph = import_graph(module_files())
     found = circles(graph)
-    new = [c for c in found if c not in EXPECTED_CIRCLES]
-    assert not new, "import circles: " + "; ".join(" -> ".join(cycle_path(graph, c)) for c in new)
-
-
-def test_the_expected_circles_still_exist() -> None:
-    """An expected circle that is gone must leave EXPECTED_CIRCLES, so it cannot come back."""
-    found = set(circles(import_graph(module_files())))
-    assert found >= EXPECTED_CIRCLES, f"no longer circles: {sorted(EXPECTED_CIRCLES - found)}"
+    assert not found, "import circles: " + "; ".join(
+        " -> ".join(cycle_path(graph, c)) for c in found
+    )
 
 
 @pytest.mark.parametrize(
