@@ -27,6 +27,20 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 JUDGEBENCH = SHARED_DATA / "judgebench-gpt4o.jsonl"
 
 
+# Fixtures that convert the embedded model on first use (~35 s, then cached; tf_engine and
+# vllm_engine build on default_model_path). A test that uses one, directly or through another
+# fixture, is slow whatever its own markers say, so the fast suite never converts a model.
+# Tests that only need the tokenizer take default_tokenizer, which converts nothing.
+MODEL_FIXTURES = frozenset({"default_model_path", "tf_engine", "vllm_engine"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def judgebench_rows(n: int) -> list[dict[str, str]]:
     """The first ``n`` JudgeBench rows (the data stays in ../shared/data)."""
     if not JUDGEBENCH.is_file():

@@ -222,15 +222,16 @@ def test_pair_mode_serves_online_dpo_and_group_mode_points_there() -> None:
         reward("pair")(prompts=["a", "b", "c", "d"], completions=["1", "2", "3", "4"])
 
 
-def test_the_reward_pickles_for_trls_async_grpo(default_model_path: Path) -> None:
+def test_the_reward_pickles_for_trls_async_grpo() -> None:
     """TRL's async GRPO pickles reward_funcs into a spawned process: the judge is loaded
-    there again from its load arguments (here only checked, not loaded)."""
+    there again from its load arguments (here only checked, not loaded: the spawned-process
+    test below loads one)."""
     import pickle
 
     with pytest.raises(TypeError, match="built in memory"):
         pickle.dumps(reward("group"))
     rm = RewardModel(FakeEngine(longer_wins))
-    rm.load_spec = {"model": str(default_model_path), "engine": "transformers", "max_tokens": 8}
+    rm.load_spec = {"model": "models/judge", "engine": "transformers", "max_tokens": 8}
     fn = make_trl_reward(rm, mode="pointwise", k=1)
     clone = pickle.loads(pickle.dumps(fn))
     assert clone._judge_obj is None and clone._spec == rm.load_spec
