@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from grm.inference.base import TokenCodec, TokenText
 from grm.templates.base import Template
@@ -144,8 +144,3 @@ def force_scores(
         for got, lp in zip(chosen, logps, strict=True):
             got.append(values[max(range(len(lp)), key=lp.__getitem__)])
     return chosen
-
-
-def execute_sequence(engine: Any, op: SequenceLogprobs) -> list[list[float]]:
-    """Run the operation on a synchronous engine."""
-    return list(engine.sequence_logprobs(op.prompts, op.candidates))

@@ -38,7 +38,6 @@ EXPLANATION_CHARS = 400
 #: other match disagrees with it (RM-R1's rule: a text with both verdicts is an error).
 Rule = Literal["last", "first", "unique"]
 
-_QUOTE_TAG = re.compile(r"<(/?)(response_[A-Za-z0-9]+|reference)>", re.I)
 _ASCII_INT = re.compile(r"[0-9]+")
 _ASCII_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
@@ -54,33 +53,6 @@ class Parsed:
     winner: int | None = None
     scores: tuple[float, ...] | None = None
     choice_start: int | None = None
-
-
-def strip_quotes(text: str) -> str:
-    """Blank out text the judge quoted inside ``<response_X>``/``<reference>`` tags.
-
-    The length is kept so that character offsets stay valid. One linear pass over the tags.
-
-    >>> strip_quotes("ok <response_B>[[B]]</response_B> [[A]]").split()
-    ['ok', '[[A]]']
-    """
-    spans: list[tuple[int, int]] = []
-    open_name, open_at = None, 0
-    for m in _QUOTE_TAG.finditer(text):
-        closing, name = m.group(1) == "/", m.group(2).lower()
-        if open_name is None and not closing:
-            open_name, open_at = name, m.start()
-        elif open_name == name and closing:
-            spans.append((open_at, m.end()))
-            open_name = None
-    if not spans:
-        return text
-    parts, last = [], 0
-    for start, end in spans:
-        parts += [text[last:start], " " * (end - start)]
-        last = end
-    parts.append(text[last:])
-    return "".join(parts)
 
 
 def find_verdict(
@@ -344,15 +316,6 @@ def parse_repeated_scores(
     if any(s is None for s in scores):
         return None
     return Parsed(scores=tuple(s for s in scores if s is not None))
-
-
-def after_last(text: str, marker: str) -> tuple[str, int] | None:
-    """The text after the last ``marker`` and its offset, or ``None`` if it is absent."""
-    idx = text.rfind(marker)
-    if idx < 0:
-        return None
-    start = idx + len(marker)
-    return text[start:], start
 
 
 def between(text: str, marker: str) -> tuple[int, int] | None:

@@ -176,10 +176,6 @@ def judge_names() -> list[str]:
     return BUNDLED.names()
 
 
-def get_judge(name: str) -> BundledJudge:
-    return BUNDLED.get(name)
-
-
 def _register_packaged() -> None:
     """Register every complete judge folder shipped in this package."""
     for card in sorted(_HERE.glob(f"*/{CARD_FILE}")):
