@@ -13,22 +13,21 @@ fastest. Run:
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from grm.benchmarks.cli import add_common
+from grm.benchmarks.data import addition_requests
+from grm.benchmarks.throughput import VLLMContenders
+from grm.benchmarks.timing import side_by_side
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=32)
-    ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--max-tokens", type=int, default=64)
+    add_common(ap, "k", "max_tokens")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
-    from bench_throughput import make_requests, rendered
     from grm.inference import load_engine
     from grm.inference.base import choice_token_ids
     from grm.inference.vllm_force import force_extra_args
@@ -37,42 +36,43 @@ def main() -> None:
     from grm import JudgeConfig, RewardModel
     from grm.judges import resolve_model
 
-    engine = load_engine("vllm", resolve_model(None))
+    engine: Any = load_engine("vllm", resolve_model(None))
     rm = RewardModel(engine, config=JudgeConfig(max_tokens=args.max_tokens, temperature=0.7))
-    llm = engine.llm  # type: ignore[attr-defined]
-    pairs = rendered(rm, make_requests(args.requests), args.k)
-    prompts = [{"prompt_token_ids": engine.encode(p)} for p, _ in pairs]  # type: ignore[attr-defined]
+    bench = VLLMContenders(rm, addition_requests(args.requests), args.k)
+    llm, pairs, prompts = bench.llm, bench.pairs, bench.token_prompts
     prefix_text = "\n" + rm.template.verdict_prefix
-    prefix = engine.encode(prefix_text)  # type: ignore[attr-defined]
-    choices = choice_token_ids(engine.encode, prefix_text, rm.template.choices)  # type: ignore[attr-defined]
-    force = {"extra_args": force_extra_args(args.max_tokens, prefix, choices)}
-    variants: dict[str, dict] = {
+    choices = choice_token_ids(engine.encode, prefix_text, rm.template.choices)
+    force = {"extra_args": force_extra_args(args.max_tokens, engine.encode(prefix_text), choices)}
+    variants: dict[str, dict[str, Any]] = {
         "raw": {},
         "logprob_token_ids": {"logprob_token_ids": choices},
         "processor": force,
         "both (forcing=inline)": {"logprob_token_ids": choices, **force},
     }
-    llm.generate(prompts, SamplingParams(max_tokens=1), use_tqdm=False)  # warm the cache
-    best: dict[str, tuple[float, int]] = {}
-    for _ in range(args.repeats):
-        for name, kw in variants.items():
+
+    def sample(kw: dict[str, Any]) -> Any:
+        def go() -> dict[str, int]:
             params = [
                 SamplingParams(n=n, temperature=0.7, max_tokens=args.max_tokens, **kw)
                 for _, n in pairs
             ]
-            start = time.perf_counter()
             outs = llm.generate(prompts, params, use_tqdm=False)
-            secs = time.perf_counter() - start
-            tokens = sum(len(c.token_ids) for o in outs for c in o.outputs)
-            print(f"{name}: {secs:.2f} s, {tokens} tokens", flush=True)
-            if name not in best or secs < best[name][0]:
-                best[name] = (secs, tokens)
-    base = best["raw"][1] / best["raw"][0]
+            return {"tokens": sum(len(c.token_ids) for o in outs for c in o.outputs)}
+
+        return go
+
+    bench.warm_up()
+    best = side_by_side(
+        {name: sample(kw) for name, kw in variants.items()},
+        args.repeats,
+        lambda name, r: print(f"{name}: {r['seconds']:.2f} s, {r['tokens']} tokens", flush=True),
+    )
+    base = best["raw"]["tokens"] / best["raw"]["seconds"]
     print("| variant | seconds | tokens | tokens/s | vs raw |")
     print("|---|---|---|---|---|")
-    for name, (secs, tokens) in best.items():
-        rate = tokens / secs
-        print(f"| {name} | {secs:.1f} | {tokens:,} | {rate:.0f} | {rate / base:.2f} |")
+    for name, r in best.items():
+        rate = r["tokens"] / r["seconds"]
+        print(f"| {name} | {r['seconds']:.1f} | {r['tokens']:,} | {rate:.0f} | {rate / base:.2f} |")
     rm.close()
 
 

@@ -19,44 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import random
-import time
+from pathlib import Path
 
-
-def make_requests(n: int, seed: int = 0) -> list:  # list[JudgeRequest]
-    from grm import JudgeRequest
-
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        x, y = rng.randint(10, 99), rng.randint(10, 99)
-        right, wrong = x + y, x + y + rng.choice([-10, -1, 1, 10])
-        a, b = (right, wrong) if rng.random() < 0.5 else (wrong, right)
-        out.append(JudgeRequest(f"What is {x} + {y}?", (f"{x} + {y} = {a}.", f"{x} + {y} = {b}.")))
-    return out
-
-
-def rendered(rm, requests, k):  # type: ignore[no-untyped-def]
-    """The exact (prompt, n) pairs grm sends to the engine for these requests."""
-    from grm.judge import _prompt, plan_orders, prepare
-
-    pairs = []
-    for i, r in enumerate(requests):
-        prep = prepare(rm.engine, rm.template, r, i, rm.config.with_(k=k))
-        counts: dict[tuple[int, ...], int] = {}
-        for o in plan_orders("pairwise", 2, 0, k, (rm.config.seed, i), rm.config.with_(k=k)):
-            counts[o] = counts.get(o, 0) + 1
-        pairs += [(_prompt(rm.engine, rm.template, prep, o), n) for o, n in counts.items()]
-    return pairs
+from grm.benchmarks.cli import add_common
+from grm.benchmarks.data import addition_requests
+from grm.benchmarks.record import Run, header
+from grm.benchmarks.throughput import VLLMContenders
+from grm.benchmarks.timing import side_by_side, transformers_loop
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=32)
-    ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--max-tokens", type=int, default=64)
+    add_common(ap, "k", "max_tokens")
     ap.add_argument("--skip-transformers", action="store_true")
     ap.add_argument(
         "--text-forcing",
@@ -64,146 +39,46 @@ def main() -> None:
         help="also time grm with the forced prompts sent as text (re-tokenised)",
     )
     ap.add_argument("--block-size", type=int, default=None, help="vLLM KV-cache block size")
-    ap.add_argument("--json", default=None, help="write the figures here")
-    ap.add_argument(
-        "--model",
-        default=None,
-        help="a checkpoint or bundled judge name (default: the embedded base model)",
-    )
-    ap.add_argument("--temperature", type=float, default=0.7, help="for every contender")
+    add_common(ap, "json", "record", "model", temperature=0.7)
     ap.add_argument(
         "--repeats", type=int, default=1, help="rounds over all contenders; each keeps its best"
     )
     args = ap.parse_args()
 
     from grm.inference import load_engine
-    from vllm import SamplingParams
 
     from grm import JudgeConfig, RewardModel
     from grm.judges import resolve_model
 
+    run = Run(args.record or "bench_throughput", "bench_throughput", vars(args))
     path = resolve_model(args.model)
-    requests = make_requests(args.requests)
+    requests = addition_requests(args.requests)
     options = {} if args.block_size is None else {"block_size": args.block_size}
     engine = load_engine("vllm", path, **options)
-    rm = RewardModel(
-        engine, config=JudgeConfig(max_tokens=args.max_tokens, temperature=args.temperature)
-    )
-    llm = rm.engine.llm  # type: ignore[attr-defined]
-    block = llm.llm_engine.vllm_config.cache_config.block_size
+    cfg = JudgeConfig(max_tokens=args.max_tokens, temperature=args.temperature)
+    rm = RewardModel(engine, config=cfg)
+    bench = VLLMContenders(rm, requests, args.k)
+    block = bench.block_size
     print("vLLM KV-cache block size", block)
-    # Time the forced pass apart; --text-forcing sends its prompts as plain text.
-    choice_logprobs = engine.choice_logprobs
-    forcing = {"seconds": 0.0, "as_text": False}
-
-    def timed_choice(prompts, choices):  # type: ignore[no-untyped-def]
-        if forcing["as_text"]:
-            prompts = [str(p) for p in prompts]
-        start = time.perf_counter()
-        try:
-            return choice_logprobs(prompts, choices)
-        finally:
-            forcing["seconds"] += time.perf_counter() - start
-
-    engine.choice_logprobs = timed_choice  # type: ignore[method-assign]
-    pairs = rendered(rm, requests, args.k)
-    params = [
-        SamplingParams(n=n, temperature=args.temperature, max_tokens=args.max_tokens)
-        for _, n in pairs
-    ]
-    token_prompts = [{"prompt_token_ids": rm.engine.encode(p)} for p, _ in pairs]  # type: ignore[attr-defined]
-
-    def raw() -> int:
-        outs = llm.generate(token_prompts, params, use_tqdm=False)
-        return sum(len(c.token_ids) for o in outs for c in o.outputs)
-
-    forced_counts: dict[str, int] = {}
-
-    def grm_run(policy: str, as_text: bool = False, how: str = "pass") -> int:
-        forcing["as_text"] = as_text
-        res = rm.compare_batch(requests, k=args.k, on_unparsed=policy, forcing=how)
-        forced_counts["last"] = sum(r.forced for r in res)
-        return sum(r.completion_tokens for r in res)
-
-    # Warm-up: first-call overheads, and every prompt in the prefix cache for both sides alike
-    # (one prefill-only step per prompt; the chains sampled later are fresh for every side).
-    llm.generate(token_prompts, SamplingParams(max_tokens=1), use_tqdm=False)
-    rows = {}
-    contenders = [
-        ("b_raw_vllm", raw),
-        ("a_grm_vllm", lambda: grm_run("force")),
-        ("a_grm_vllm_inline", lambda: grm_run("force", how="inline")),
-        ("a_grm_vllm_abstain", lambda: grm_run("abstain")),
-    ]
-    if args.text_forcing:
-        contenders.append(("a_grm_vllm_text_forcing", lambda: grm_run("force", as_text=True)))
-    chains = len(requests) * args.k
-    # Round-robin over the contenders, --repeats times; each keeps its fastest round, so a
-    # burst of load on a shared machine does not land on one side only.
-    for _ in range(args.repeats):
-        for name, fn in contenders:
-            forcing["seconds"], forced_counts["last"] = 0.0, 0
-            stats = engine.stats()
-            start = time.perf_counter()
-            tokens = fn()
-            secs = time.perf_counter() - start
-            after = engine.stats()
-            row = {
-                "seconds": secs,
-                "judgments_per_s": len(requests) / secs,
-                "chains_per_s": chains / secs,
-                "completion_tokens": tokens,
-                "tokens_per_s": tokens / secs,
-                "forced_chains": forced_counts["last"],
-                "forcing_seconds": forcing["seconds"],
-                "forcing_prompt_tokens": after["choice_prompt_tokens"]
-                - stats["choice_prompt_tokens"],
-                "forcing_cached_tokens": after["choice_cached_tokens"]
-                - stats["choice_cached_tokens"],
-            }
-            print(name, json.dumps(row), flush=True)
-            if name not in rows or secs < rows[name]["seconds"]:
-                rows[name] = row
+    bench.warm_up()
+    contenders = bench.contenders(args.text_forcing)
+    rows = side_by_side(
+        contenders, args.repeats, lambda name, row: print(name, json.dumps(row), flush=True)
+    )
     rm.close()
-
     if not args.skip_transformers:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-        prompts = [p for p, _ in pairs[::2]]  # one order per request, n = k chains
-        torch.manual_seed(0)
-        start, tokens = time.perf_counter(), 0
-        for p in prompts:
-            enc = tok(p, return_tensors="pt", add_special_tokens=False)
-            with torch.no_grad():
-                out = model.generate(
-                    **enc,
-                    do_sample=True,
-                    temperature=args.temperature,
-                    top_k=None,
-                    max_new_tokens=args.max_tokens,
-                    num_return_sequences=args.k,
-                    pad_token_id=tok.eos_token_id,
-                )
-            new = out[:, enc["input_ids"].shape[1] :]
-            tokens += int((new != tok.eos_token_id).sum())
-        secs = time.perf_counter() - start
-        rows["c_transformers_loop"] = {
-            "seconds": secs,
-            "judgments_per_s": len(prompts) / secs,
-            "chains_per_s": len(prompts) * args.k / secs,
-            "completion_tokens": tokens,
-            "tokens_per_s": tokens / secs,
-        }
+        # One order per request, n = k chains.
+        prompts = [p for p, _ in bench.pairs[::2]]
+        rows["c_transformers_loop"] = transformers_loop(
+            path, prompts, args.k, args.max_tokens, args.temperature
+        )
         print("c_transformers_loop", json.dumps(rows["c_transformers_loop"]))
 
-    a, b = rows["a_grm_vllm"]["judgments_per_s"], rows["b_raw_vllm"]["judgments_per_s"]
-    tok_b = rows["b_raw_vllm"]["tokens_per_s"]
+    b = rows["b_raw_vllm"]["judgments_per_s"]
+    a = rows["a_grm_vllm"]["judgments_per_s"]
     summary = {
         "a_over_b": a / b,
-        "a_over_b_tokens": rows["a_grm_vllm"]["tokens_per_s"] / tok_b,
+        "a_over_b_tokens": rows["a_grm_vllm"]["tokens_per_s"] / rows["b_raw_vllm"]["tokens_per_s"],
         "a_inline_over_b": rows["a_grm_vllm_inline"]["judgments_per_s"] / b,
         "a_abstain_over_b": rows["a_grm_vllm_abstain"]["judgments_per_s"] / b,
         "block_size": block,
@@ -213,20 +88,12 @@ def main() -> None:
     if "c_transformers_loop" in rows:
         summary["a_over_c"] = a / rows["c_transformers_loop"]["judgments_per_s"]
     print("summary", json.dumps(summary))
+    report = {"args": vars(args), **header(run), "rows": rows, "summary": summary}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "args": vars(args),
-                    "machine": platform.platform(),
-                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                    "load_average": list(os.getloadavg()),
-                    "rows": rows,
-                    "summary": summary,
-                },
-                f,
-                indent=2,
-            )
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.record:
+        run.figures = {"rows": rows, "summary": summary}
+        run.save()
 
 
 if __name__ == "__main__":  # vLLM's engine core is a spawned process

@@ -21,15 +21,16 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from grm.benchmarks.cli import add_common
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--example", default=None, help="JSON pair (default: the bundled example)")
-    p.add_argument("--model", default="grm-judge-135m")
-    p.add_argument("--engine", default="transformers", choices=["transformers", "vllm"])
+    engine = {"default": "transformers", "choices": ["transformers", "vllm"]}
+    add_common(p, "k", model="grm-judge-135m", engine=engine)
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--reps", type=int, default=1, help="judgements per seed and order")
-    p.add_argument("--k", type=int, default=8)
     args = p.parse_args()
     text = (
         Path(args.example).read_text()

@@ -20,7 +20,9 @@ import json
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "judgebench-gpt4o.jsonl"
+from grm.benchmarks.cli import add_common
+from grm.benchmarks.data import JUDGEBENCH as SHARED
+from grm.benchmarks.heldout import accuracy_table
 
 
 def main() -> None:
@@ -35,12 +37,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=100, help="held-out addition items (0 skips)")
     p.add_argument("--judgebench", type=int, default=20, help="JudgeBench rows (0 skips)")
     p.add_argument("--ks", type=int, nargs="+", default=[1, 8])
-    p.add_argument("--max-tokens", type=int, default=80)
-    p.add_argument("--engine", default="auto")
-    p.add_argument(
-        "--temperature", type=float, default=None, help="sampling temperature (template's if unset)"
-    )
-    p.add_argument("--json", default=None, help="write the results here")
+    add_common(p, "json", max_tokens=80, engine="auto", temperature=None)
     args = p.parse_args()
 
     suites = {}
@@ -64,20 +61,7 @@ def main() -> None:
                 for k, v in res.items():
                     print(f"# {model} {name} k={k}: {json.dumps(v)}", flush=True)
 
-    print(
-        "\n| model | suite | n | "
-        + " | ".join(f"acc k={k}" for k in args.ks)
-        + " | parsed (k=1) | chain tokens | seconds (k=1 / k=max) |"
-    )
-    print("|---|---|---|" + "---|" * (len(args.ks) + 3))
-    for model, suites_res in report.items():
-        for name, res in suites_res.items():
-            accs = " | ".join(f"{res[f'k={k}']['accuracy']:.1%}" for k in args.ks)
-            first, last = res[f"k={args.ks[0]}"], res[f"k={args.ks[-1]}"]
-            print(
-                f"| {model} | {name} | {int(first['n'])} | {accs} | {first['parsed_rate']:.0%} "
-                f"| {first['chain_tokens']:.0f} | {first['seconds']:.0f} / {last['seconds']:.0f} |"
-            )
+    print("\n" + accuracy_table(report, args.ks))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

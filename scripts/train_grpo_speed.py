@@ -15,58 +15,8 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 from pathlib import Path
 from typing import Any
-
-
-def time_steps(
-    model: str | None, steps: int, use_vllm: bool, tokens: int, threads: int
-) -> dict[str, Any]:
-    from grm.training.config import TrainConfig
-    from grm.training.grpo import build_grpo_trainer
-    from transformers import TrainerCallback
-
-    grpo: dict[str, Any] = {
-        "max_steps": steps,
-        "num_generations": 4,
-        "per_device_train_batch_size": 8,
-        "max_completion_length": tokens,
-        "save_strategy": "no",
-    }
-    if use_vllm:
-        grpo.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.1)
-    stamps: list[float] = []
-
-    class Stamp(TrainerCallback):
-        def on_step_end(self, *a: Any, **kw: Any) -> None:
-            stamps.append(time.perf_counter())
-
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(
-            model=model,
-            output_dir=tmp,
-            stages=("grpo",),
-            n_train=steps * 2,
-            grpo=grpo,
-            torch_threads=threads,
-        )
-        start = time.perf_counter()
-        try:
-            trainer, _ = build_grpo_trainer(cfg)
-            trainer.add_callback(Stamp())
-            built = time.perf_counter()
-            trainer.train()
-        except Exception as exc:  # noqa: BLE001  (the failure itself is the measurement)
-            last = traceback.format_exc().strip().splitlines()[-1]
-            return {"error": f"{type(exc).__name__}: {exc}"[:300], "last_line": last[:300]}
-    times = [b - a for a, b in zip([built, *stamps], stamps, strict=False)]
-    return {
-        "setup_s": built - start,
-        "step_s": times,
-        "mean_step_s": sum(times) / len(times) if times else None,
-    }
 
 
 def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
@@ -97,6 +47,8 @@ def main() -> None:
     p.add_argument("--json", default=None)
     args = p.parse_args()
     if args.only:
+        from grm.benchmarks.train_speed import time_steps
+
         res = time_steps(
             args.model, args.steps, args.only == "vllm", args.max_completion_length, args.threads
         )

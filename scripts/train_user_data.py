@@ -23,28 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-
-def _evaluate(model: str | None, rows: list[dict[str, Any]], cfg: Any, engine: str) -> dict:
-    from grm.training.heldout import heldout_metrics, judge_rows
-
-    from grm import RewardModel
-
-    start = time.perf_counter()
-    options = {"max_model_len": 4096} if engine == "vllm" else {}
-    with RewardModel.load(
-        model,
-        engine=engine,
-        template=cfg.template,
-        engine_options=options,
-        max_tokens=cfg.heldout_max_tokens,
-        temperature=float(cfg.grpo.get("temperature", 1.0)),
-    ) as rm:
-        loaded = time.perf_counter() - start
-        chains = judge_rows(rm, rows, max(cfg.heldout_ks), seed=cfg.seed)
-    metrics = heldout_metrics(chains, [r["preferred"] for r in rows], cfg.heldout_ks, cfg.seed)
-    metrics["load_seconds"] = loaded
-    metrics["seconds"] = time.perf_counter() - start - loaded
-    return metrics
+from grm.benchmarks.heldout import before_after_table, evaluate
 
 
 def main() -> None:
@@ -69,7 +48,7 @@ def main() -> None:
     print(json.dumps(report.summary(), indent=2), flush=True)
 
     results: dict[str, Any] = {"data": report.summary(), "heldout_pairs": len(held)}
-    results["before"] = _evaluate(cfg.model, held, cfg, args.engine)
+    results["before"] = evaluate(cfg.model, held, cfg, args.engine)
     print("before:", json.dumps(results["before"]), flush=True)
 
     out = Path(args.out)
@@ -86,19 +65,10 @@ def main() -> None:
     results["train_seconds"] = time.perf_counter() - start
     results["train_summary"] = json.loads((out / "summary.json").read_text())
 
-    results["after"] = _evaluate(str(out), held, cfg, args.engine)
+    results["after"] = evaluate(str(out), held, cfg, args.engine)
     print("after:", json.dumps(results["after"]), flush=True)
 
-    ks = cfg.heldout_ks
-    print(f"\n| judge | n | {' | '.join(f'k={k} (95% CI)' for k in ks)} | parsed chains |")
-    print("|---|---|" + "---|" * (len(ks) + 1))
-    for name in ("before", "after"):
-        m = results[name]
-        cells = " | ".join(
-            f"{m[f'accuracy_k{k}']:.1%} ({m[f'ci95_lo_k{k}']:.0%}-{m[f'ci95_hi_k{k}']:.0%})"
-            for k in ks
-        )
-        print(f"| {name} | {int(m['n'])} | {cells} | {m['parsed_rate']:.0%} |")
+    print("\n" + before_after_table(results, cfg.heldout_ks))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
