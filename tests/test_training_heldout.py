@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from grm.training.heldout import bootstrap_interval, heldout_metrics, single_chain_score
+from grm.training.heldout import heldout_metrics, single_chain_score
 from grm.training.plot import plot_metrics, summarize_run
 
 from grm.eval_metrics import ChainRecord
@@ -42,15 +42,6 @@ def test_abstentions_count_half_and_forced_chains_lower_the_parsed_rate() -> Non
     assert single_chain_score(_pair(0, 0, tie=4), 0) == 0.5
     forced = [ChainRecord(0, 0, forced=True), ChainRecord(1, 0)]
     assert heldout_metrics([forced], [0], ks=(1, 2))["parsed_rate"] == 0.5
-
-
-def test_bootstrap_interval_covers_the_mean_and_narrows_with_n() -> None:
-    few = [1.0, 0.0] * 5
-    many = [1.0, 0.0] * 200
-    lo_f, hi_f = bootstrap_interval(few)
-    lo_m, hi_m = bootstrap_interval(many)
-    assert lo_f < 0.5 < hi_f and lo_m < 0.5 < hi_m
-    assert hi_m - lo_m < (hi_f - lo_f) / 3
 
 
 def test_summary_and_curve_from_a_metrics_file(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ that set-up and says to evaluate the saved checkpoints with ``grm eval`` instead
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +28,7 @@ from grm.training.data import request_of
 from grm.training.tasks import TaskRow
 
 from grm.eval_metrics import ChainRecord, accuracy_vs_k, majority, rb_score
+from grm.scaling_metrics import bootstrap_interval
 
 logger = logging.getLogger(__name__)
 
@@ -60,24 +60,6 @@ def single_chain_score(chains: Sequence[ChainRecord], label: int) -> float:
     return sum(
         rb_score(c.winner if isinstance(c.winner, int) else None, label) for c in chains
     ) / len(chains)
-
-
-def bootstrap_interval(
-    scores: Sequence[float], resamples: int = 2000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of per-pair scores.
-
-    >>> bootstrap_interval([1.0] * 10)
-    (1.0, 1.0)
-    """
-    if not scores:
-        return (float("nan"), float("nan"))
-    rng = random.Random(seed)
-    n = len(scores)
-    means = sorted(sum(scores[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    lo = means[int((1 - level) / 2 * resamples)]
-    hi = means[min(resamples - 1, int((1 + level) / 2 * resamples))]
-    return (lo, hi)
 
 
 def heldout_metrics(

@@ -267,9 +267,9 @@ def run_round(
         (out / "sampling.json").write_text(json.dumps({"seconds": sample_s}))
     kept_rows: list[TaskRow] = []
     pairs_kept = 0
-    for row, chains in samples:
+    for row, pair_chains in samples:
         kept = select_chains(
-            chains, row["preferred"], rft.per_order, rft.agree_orders, rft.drop_all_right
+            pair_chains, row["preferred"], rft.per_order, rft.agree_orders, rft.drop_all_right
         )
         pairs_kept += bool(kept)
         kept_rows += [{**row, "chain": c.text, "order": list(c.order)} for c in kept]

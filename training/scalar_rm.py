@@ -127,8 +127,9 @@ def score(model_dir: str | Path, rows: Sequence[TaskRow], batch_size: int = 8) -
     """Accuracy of the scalar RM on ``rows`` (chosen above rejected; ties 0.5), with a 95%
     bootstrap interval, and its cost: seconds per judged pair on this machine."""
     import torch
-    from grm.training.heldout import bootstrap_interval
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from grm.scaling_metrics import bootstrap_interval
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     rm = AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=torch.float32)
@@ -140,9 +141,12 @@ def score(model_dir: str | Path, rows: Sequence[TaskRow], batch_size: int = 8) -
     rewards: list[float] = []
     start = time.perf_counter()
     with torch.inference_mode():
-        for lo in range(0, len(texts), batch_size):
+        for start_at in range(0, len(texts), batch_size):
             enc = tokenizer(
-                texts[lo : lo + batch_size], return_tensors="pt", padding=True, truncation=True
+                texts[start_at : start_at + batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
             )
             rewards += rm(**enc).logits[:, 0].tolist()
     seconds = time.perf_counter() - start
