@@ -186,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--offset", type=int, default=0)
     e.add_argument("--data", default=None, help="a preference file instead of the suite")
     e.add_argument("--json", default=None, help="write the report (per-pair scores too) here")
+    e.add_argument(
+        "--record", default=None, metavar="NAME", help="also write docs/records/NAME.json"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     if args.cmd == "train":
@@ -207,7 +210,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = load_preferences(args.data)
     else:
         rows = suite_heldout_rows(args.per_kind, args.offset)
+    run = None
+    if args.record:
+        from grm.benchmarks.record import Run
+
+        run = Run(args.record, kind="scalar_rm", args=vars(args))
     report = score(args.model_dir, rows)
+    if run is not None:
+        from grm.benchmarks.record import figure
+
+        run.figures["accuracy"] = figure(report["per_pair"])
+        run.figures["seconds_per_pair"] = report["seconds_per_pair"]
+        run.items = report["per_pair"]
+        print(f"record: {run.save()}")
     if args.json:
         Path(args.json).write_text(json.dumps(report))
     print(json.dumps({k: v for k, v in report.items() if k != "per_pair"}, indent=2))

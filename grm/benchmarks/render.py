@@ -112,6 +112,19 @@ def view_tip_budget(records: list[dict[str, Any]]) -> str:
     return table(records[0]["report"])
 
 
+def view_scalar_rm(records: list[dict[str, Any]]) -> str:
+    """The scalar Bradley-Terry baseline's held-out accuracy, one row per record
+    (``python -m grm.training.scalar_rm eval ... --record NAME``)."""
+    lines = ["| record | pairs | accuracy | seconds per pair |", "|---|---|---|---|"]
+    for r in records:
+        acc = r["figures"]["accuracy"]
+        cell = f"{100 * acc['mean']:.1f} [{100 * acc['low']:.1f}, {100 * acc['high']:.1f}]"
+        lines.append(
+            f"| {r['name']} | {acc['n']} | {cell} | {r['figures']['seconds_per_pair']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "compare": view_compare,
@@ -120,6 +133,7 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "heldout": view_heldout,
     "ranking": view_ranking,
     "tip_budget": view_tip_budget,
+    "scalar_rm": view_scalar_rm,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 
