@@ -26,7 +26,8 @@ if importlib.util.find_spec("verl") is None:
 from test_remote_engine import vllm_server  # noqa: F401  (the module's vllm serve fixture)
 from test_verl_managers import loop, rollouts, verl_config  # noqa: F401
 
-from grm.adapters.verl_loop import JudgementFailed, compute_score
+from grm.adapters.verl import JudgementFailed
+from grm.adapters.verl_loop import compute_score
 
 PKG = "pkg://grm.adapters.verl_loop"
 

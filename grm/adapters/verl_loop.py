@@ -43,26 +43,24 @@ verl config (the legacy keys, read by every verl from 0.7 on; 0.7.1 and later mi
 from __future__ import annotations
 
 import logging
-import math
 import threading
-from typing import Any, Literal
+from typing import Any
 
-from grm.adapters.verl import _item
+from grm.adapters.verl import (
+    OnFailure,
+    _item,
+    check_failure_policy,
+    failed_row,
+)
 from grm.reward_map import DROP, map_reward
 
 logger = logging.getLogger(__name__)
 
-OnFailure = Literal["raise", "value"]
-ON_FAILURE: tuple[str, ...] = ("raise", "value")
 #: The extras every sample returns (verl builds one column per key of the first sample).
 EXTRA_KEYS = ("grm_abstention_rate", "grm_k_used", "grm_failed")
 
 _JUDGES: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
-
-
-class JudgementFailed(RuntimeError):
-    """grm could not judge a sample (its engine failed, or every chain abstained)."""
 
 
 def _judge(
@@ -105,35 +103,13 @@ def _model_path(tokenizer: Any, model: str | None) -> str:
 
 
 def _failure(reason: str, on_failure: OnFailure, failure_value: float | None) -> dict[str, float]:
-    if on_failure == "raise":
-        raise JudgementFailed(
-            f"grm could not judge this sample: {reason}. Fix the judge (k, max_tokens, the "
-            "reward model's health), or pass on_failure='value' with a failure_value to score "
-            "such samples with a stated value (flagged grm_failed=1)."
-        )
-    assert failure_value is not None  # checked on entry
-    logger.warning("grm could not judge a sample (%s); scored %s", reason, failure_value)
-    return {
-        "score": float(failure_value),
-        "grm_abstention_rate": 0.0,
-        "grm_k_used": 0.0,
-        "grm_failed": 1.0,
-    }
+    """verl.py's policy (raise, or the stated value), with this function's extra keys."""
+    row = failed_row(reason, on_failure, failure_value)
+    return {"score": row["score"], **dict.fromkeys(EXTRA_KEYS, 0.0), "grm_failed": 1.0}
 
 
 def _check(on_failure: str, failure_value: float | None, address: Any, tokenizer: Any) -> None:
-    if on_failure not in ON_FAILURE:
-        raise ValueError(
-            f"on_failure must be one of {', '.join(ON_FAILURE)}, got {on_failure!r}; "
-            "'raise' fails the step, 'value' scores failure_value."
-        )
-    if on_failure == "value" and (
-        not isinstance(failure_value, (int, float)) or not math.isfinite(failure_value)
-    ):
-        raise ValueError(
-            f"on_failure='value' needs a finite failure_value, got {failure_value!r}; "
-            "e.g. custom_reward_function.reward_kwargs.failure_value=0.0."
-        )
+    check_failure_policy(on_failure, failure_value)
     if address is None or tokenizer is None:
         raise ValueError(
             "reward_router_address / reward_model_tokenizer were not passed: verl passes them "
