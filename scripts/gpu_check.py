@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -177,24 +176,6 @@ def environment(out: Path) -> None:
     print(json.dumps(figures))
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    return done.stdout.strip()
-
-
-def _gpus() -> list[str]:
-    try:
-        done = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        return []
-    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
-
-
 def record(work: Path, out: Path, command: str) -> int:
     """Read every step's outcome, print the summary, write the record; 1 if any step failed."""
     steps: dict[str, dict[str, Any]] = {}
@@ -206,12 +187,15 @@ def record(work: Path, out: Path, command: str) -> int:
             continue
         ok, figures = CHECKS[name](work)
         steps[name] = {"pass": ok and step["rc"] == 0, **step, "figures": figures}
+    from grm.benchmarks.record import git_commit, machine
+
+    commit = git_commit() or "unknown"
     rec = {
         "command": command,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "git_commit": commit,
+        "git_dirty": commit.endswith("+dirty"),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "gpus": _gpus(),
+        "gpus": machine()["gpus"],
         "steps": steps,
     }
     out.parent.mkdir(parents=True, exist_ok=True)

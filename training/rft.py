@@ -128,11 +128,12 @@ def round_log(
     >>> log["chain_accuracy"], log["kept_rate"], log["pairs_mixed"]
     (0.5, 0.5, 1)
     """
-    n_chains = sum(len(c) for _, c in samples)
-    right = sum(pair_stats(c, row["preferred"])["right"] for row, c in samples)
+    rights = [(pair_stats(c, row["preferred"])["right"], len(c)) for row, c in samples]
+    n_chains = sum(n for _, n in rights)
+    right = sum(ok for ok, _ in rights)
     own = sum(c.winner is not None for _, chains in samples for c in chains)
-    all_right = sum(pair_stats(c, row["preferred"])["right"] == len(c) for row, c in samples if c)
-    none_right = sum(pair_stats(c, row["preferred"])["right"] == 0 for row, c in samples)
+    all_right = sum(ok == n for ok, n in rights if n)
+    none_right = sum(ok == 0 for ok, _ in rights)
     return {
         "pairs": len(samples),
         "chains": n_chains,
