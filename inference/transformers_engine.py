@@ -147,6 +147,9 @@ class TransformersEngine(ChatTokenizer):
                 chunk = idxs[start : start + self.config.batch_size]
                 enc = self._batch([requests[i].prompt for i in chunk])
                 greedy = sampling.temperature == 0
+                # transformers refuses num_return_sequences > 1 without sampling; greedy
+                # chains are identical, so one is decoded and repeated (vLLM returns n copies).
+                draws = 1 if greedy else n
                 extra: dict[str, Any] = {}
                 if stop is not None:
                     extra["stopping_criteria"] = _stopping(stop)
@@ -164,7 +167,7 @@ class TransformersEngine(ChatTokenizer):
                         top_p=None if greedy else sampling.top_p,
                         top_k=None,
                         max_new_tokens=sampling.max_tokens,
-                        num_return_sequences=n,
+                        num_return_sequences=draws,
                         pad_token_id=pad,
                     )
                 _check(stop)
@@ -173,7 +176,8 @@ class TransformersEngine(ChatTokenizer):
                 inputs = enc["input_ids"].tolist()
                 for j, i in enumerate(chunk):
                     comps = []
-                    for row in new[j * n : (j + 1) * n].tolist():
+                    rows = new[j * draws : (j + 1) * draws].tolist()
+                    for row in rows * (n // draws):
                         ended = eos in row
                         toks = row[: row.index(eos) + 1] if ended else row
                         text = self.tokenizer.decode(toks, skip_special_tokens=True)

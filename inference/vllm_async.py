@@ -128,7 +128,7 @@ class AsyncVLLMEngine(ChatTokenizer):
         outs = await asyncio.gather(
             *(self._one(r.prompt, p) for r, p in zip(requests, params, strict=True))
         )
-        return [to_generation(o, p) for o, p in zip(outs, params, strict=True)]
+        return [to_generation(o, p, r.n) for o, p, r in zip(outs, params, requests, strict=True)]
 
     async def _final(self, item: Any, params: Any) -> Any:
         """One vLLM request on token ids; its final output."""

@@ -165,7 +165,9 @@ def sampling_params(engine: ChatTokenizer, n: int, sampling: SamplingConfig, **k
             # Exact log-probabilities of the choice ids at every step (read at the last).
             kw.setdefault("logprob_token_ids", choices)
     return SamplingParams(
-        n=n,
+        # vLLM refuses n > 1 without sampling; greedy chains are identical, so one is decoded
+        # and to_generation repeats it n times.
+        n=n if sampling.temperature > 0 else 1,
         temperature=sampling.temperature,
         top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
         max_tokens=sampling.max_tokens,
@@ -175,17 +177,21 @@ def sampling_params(engine: ChatTokenizer, n: int, sampling: SamplingConfig, **k
     )
 
 
-def to_generation(out: Any, params: Any = None) -> Generation:
+def to_generation(out: Any, params: Any = None, n: int | None = None) -> Generation:
     """A vLLM ``RequestOutput`` as a :class:`Generation`, token ids included (a forced
     verdict continues them; see :func:`grm.forcing.continue_ids`). With the ``params`` it was
-    sampled under, a chain forced in-line carries its choices' log-probabilities."""
+    sampled under, a chain forced in-line carries its choices' log-probabilities. ``n``: the
+    chains asked for; a greedy request decoded once is repeated to that many."""
     from grm.inference.vllm_force import FORCE_KEY
 
     ids = tuple(out.prompt_token_ids or ())
     spec = (getattr(params, "extra_args", None) or {}).get(FORCE_KEY)
+    completions = [_completion(c, spec) for c in out.outputs]
+    if n is not None and len(completions) == 1 < n:
+        completions *= n
     return Generation(
         prompt_tokens=len(ids),
-        completions=[_completion(c, spec) for c in out.outputs],
+        completions=completions,
         prompt_token_ids=ids,
     )
 
@@ -241,7 +247,9 @@ class VLLMEngine(ChatTokenizer):
             self._prompts([r.prompt for r in requests]), params, use_tqdm=False
         )
         self._count("generate", outputs)
-        return [to_generation(out, p) for out, p in zip(outputs, params, strict=True)]
+        return [
+            to_generation(out, p, r.n) for out, p, r in zip(outputs, params, requests, strict=True)
+        ]
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
         """Exact log-probabilities of the choice tokens after one greedy step, read with

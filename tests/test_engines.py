@@ -53,6 +53,11 @@ def check_generate_contract(engine: Engine) -> None:
         for c in g.completions:
             assert 1 <= c.tokens <= 16
             assert c.finish_reason in ("stop", "length")
+    # greedy decoding with n > 1 gives n copies of one chain (transformers alone refuses it)
+    (g,) = engine.generate(
+        [GenRequest(prompts[0], 2)], SamplingConfig(temperature=0.0, max_tokens=8)
+    )
+    assert len(g.completions) == 2 and g.completions[0].text == g.completions[1].text
 
 
 def test_transformers_engine_contract(tf_engine: Engine) -> None:

@@ -134,18 +134,30 @@ def test_python_blocks_run_on_the_embedded_model(
 ) -> None:
     """The same blocks on the real default model (transformers engine), small budgets: a hub
     id or GPU engine the README names stands for the embedded model here."""
+    import grm.model
     from grm import RewardModel
+    from grm.judges import judge_names
 
     real = RewardModel.load.__func__  # type: ignore[attr-defined]
 
     def load(model: Any = None, engine: str = "auto", template: Any = None, **kw: Any) -> Any:
-        from grm.judges import judge_names
-
         local = model is None or str(model) in judge_names() or Path(str(model)).exists()
         kw.pop("engine_options", None)
         return real(
             RewardModel, model if local else None, "transformers", template, max_tokens=16, **kw
         )
+
+    # One engine per checkpoint: a block that loads the same model again (another template)
+    # reuses the converted weights; RewardModel.load's own steps all still run.
+    engines: dict[tuple[str, str], Any] = {}
+    load_engine = grm.model.load_engine
+
+    def shared_engine(name: str, path: str, **options: Any) -> Any:
+        if (name, path) not in engines:
+            engines[name, path] = load_engine(name, path, **options)
+        return engines[name, path]
+
+    monkeypatch.setattr(grm.model, "load_engine", shared_engine)
 
     monkeypatch.setattr(RewardModel, "load", staticmethod(load))
     monkeypatch.chdir(tmp_path)

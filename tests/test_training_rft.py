@@ -66,6 +66,7 @@ def test_pair_stats_and_round_log_count_chains_by_order() -> None:
         ({"k": 3}, "rft.k must be an even number"),
         ({"rounds": 0}, "rft.rounds must be >= 1"),
         ({"temperature": 0}, "rft.temperature must be > 0"),
+        ({"sft_mix": -1}, "rft.sft_mix must be in"),
         ({"train": {"output_dir": "x"}}, "rft.train.output_dir is set by grm"),
         ({"roundz": 2}, "rft: unknown keys ['roundz']"),
     ],
@@ -75,8 +76,9 @@ def test_bad_rft_sections_name_the_field(section: dict[str, object], message: st
         TrainConfig(stages=("rft",), rft=section)  # type: ignore[arg-type]
 
 
-def test_the_shipped_config_loads_and_its_stage_is_known() -> None:
-    cfg = TrainConfig.from_yaml(Path(__file__).parents[1] / "training/configs/rft-suite.yaml")
+@pytest.mark.parametrize("name", ["rft-suite.yaml", "rft-suite-anchored.yaml"])
+def test_the_shipped_configs_load_and_their_stage_is_known(name: str) -> None:
+    cfg = TrainConfig.from_yaml(Path(__file__).parents[1] / "training/configs" / name)
     assert cfg.stages == ("rft",) and isinstance(cfg.rft, RFTConfig)
     assert cfg.rft.k % 2 == 0
 
@@ -103,6 +105,7 @@ def test_one_round_samples_keeps_trains_and_resumes(tmp_path: Path) -> None:
             engine="transformers",
             # 24 chains at the SFT judge's ~59% per-chain accuracy: some are right.
             drop_all_right=False,
+            sft_mix=1.0,
             train={"max_steps": 1, "per_device_train_batch_size": 2, "save_steps": 1},
         ),
     )
@@ -111,7 +114,9 @@ def test_one_round_samples_keeps_trains_and_resumes(tmp_path: Path) -> None:
     assert log["pairs"] == 6 and log["chains"] == 24
     assert 0 < log["kept_chains"] <= 12  # at most one per order of each pair
     kept = (out / "rft/round-0/kept.jsonl").read_text().splitlines()
-    assert len(kept) == log["kept_chains"]
+    # one rule-rationale row of the round's pairs per kept chain
+    assert log["sft_mix_rows"] == log["kept_chains"]
+    assert len(kept) == 2 * log["kept_chains"]
     assert json.loads(kept[0])["completion"][0]["role"] == "assistant"
     with RewardModel.load(str(out), engine="transformers") as rm:
         assert rm.compare("What is 12 + 30?", "42", "43", k=1, max_tokens=8).k_used == 1

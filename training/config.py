@@ -48,6 +48,10 @@ class RFTConfig:
     """Keep a pair only when its majority verdict is right in both response orders."""
     drop_all_right: bool = True
     """Drop pairs whose every chain is right: they teach nothing the judge lacks."""
+    sft_mix: float = 0.0
+    """Rule-rationale SFT rows mixed into each round's fine-tune, per kept chain (0.5: one
+    for every two kept chains), drawn from the round's sampled pairs: a replay anchor, since
+    a right verdict at ~60% chain accuracy is weak evidence that the chain's reasoning is."""
     from_start: bool = False
     """Fine-tune every round from the stage's starting judge (ReST-EM) on the round's chains
     instead of continuing from the previous round."""
@@ -73,6 +77,10 @@ class RFTConfig:
             raise ValueError(
                 f"rft.temperature must be > 0 (rejection sampling needs varied chains), "
                 f"got {self.temperature}."
+            )
+        if not 0 <= self.sft_mix <= 4:
+            raise ValueError(
+                f"rft.sft_mix must be in [0, 4] (rows per kept chain), got {self.sft_mix}."
             )
         if not isinstance(self.train, dict):
             raise ValueError("rft.train must be a mapping of trl.SFTConfig arguments.")

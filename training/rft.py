@@ -12,7 +12,11 @@ Generalist Reward Modeling", rejective fine-tuning) and the expert iteration of 
    whose chains are all wrong have nothing to keep;
 4. keep at most ``per_order`` right chains per response order of a pair, so the data stays
    position-balanced and easy pairs do not outweigh hard ones;
-5. fine-tune (TRL's ``SFTTrainer``, LoRA when ``lora_r`` > 0, merged after) on what is
+5. optionally (``sft_mix``) mix in rule-rationale SFT rows of the round's own pairs, a
+   replay anchor: at ~60% chain accuracy on a two-way verdict many right verdicts are
+   guesses, and their chains teach wrong reasoning (measured: docs/benchmarks.md,
+   "Training stages");
+6. fine-tune (TRL's ``SFTTrainer``, LoRA when ``lora_r`` > 0, merged after) on what is
    kept, and start the next round from the new judge, on fresh pairs.
 
 Departures from the papers: the pairs are fresh each round (ReST-EM reuses one prompt set);
@@ -115,6 +119,22 @@ def select_chains(
             taken[c.order] = taken.get(c.order, 0) + 1
             kept.append(c)
     return kept
+
+
+def mix_rows(rows: Sequence[TaskRow], n: int, seed: int = 0) -> list[TaskRow]:
+    """``n`` of ``rows`` for the SFT mix, drawn without replacement while they last.
+
+    >>> rows = [{"id": i} for i in range(3)]
+    >>> sorted(r["id"] for r in mix_rows(rows, 2))
+    [1, 2]
+    >>> len(mix_rows(rows, 5)), mix_rows(rows, 0)
+    (5, [])
+    """
+    rng = random.Random(seed)
+    out: list[TaskRow] = []
+    while len(out) < n and rows:
+        out += rng.sample(list(rows), min(len(rows), n - len(out)))
+    return out
 
 
 def round_log(
@@ -302,6 +322,9 @@ def run_round(
             f"{log['chain_accuracy']:.1%}); sample more pairs or raise rft.k."
         )
     data = sft_rows(kept_rows, cfg.template, seed=rft.seed + r)
+    mix = mix_rows([row for row, _ in samples], round(rft.sft_mix * len(kept_rows)), rft.seed + r)
+    data += sft_rows(mix, cfg.template, seed=rft.seed + r)
+    log["sft_mix_rows"] = len(mix)
     random.Random(rft.seed + r).shuffle(data)
     _write_jsonl(out / "kept.jsonl", data)
     t1 = time.perf_counter()
