@@ -32,14 +32,10 @@ decides which requests go on. The generator's return value is the list of result
 
     driver = WaveDriver(engine, template, requests, cfg)
 
-    async def call(op):
-        if isinstance(op, Generate):
-            return await engine.agenerate(op.requests, op.sampling)
-        if isinstance(op, SequenceLogprobs):
-            return await engine.asequence_logprobs(op.prompts, op.candidates)
-        return await engine.achoice_logprobs(op.prompts, op.choices)
+    results = await arun(driver.steps(), partial(aexecute, engine))
 
-    results = await arun(driver.steps(), call)
+with :func:`grm.engine_ops.aexecute` (or :func:`~grm.engine_ops.execute` under :func:`run`),
+the one dispatch of the operations.
 
 The engine object given to :class:`WaveDriver` is used only to render chat prompts and count
 tokens (local, synchronous tokenizer work).
@@ -74,7 +70,7 @@ from typing import Any, TypeVar
 
 from grm.adaptive import allocate, default_rule
 from grm.config import JudgeConfig
-from grm.forcing import SequenceLogprobs
+from grm.engine_ops import execute
 from grm.inference.base import Engine
 from grm.judge import (
     ChoiceLogprobs,
@@ -283,15 +279,6 @@ class WaveDriver:
 
 
 # ---------------------------------------------------------------- runners
-
-
-def execute(engine: Engine, op: EngineOp) -> Any:
-    """Run one engine operation on a synchronous engine."""
-    if isinstance(op, Generate):
-        return engine.generate(op.requests, op.sampling)
-    if isinstance(op, SequenceLogprobs):
-        return engine.sequence_logprobs(op.prompts, op.candidates)
-    return engine.choice_logprobs(op.prompts, op.choices)
 
 
 def run(steps: Generator[EngineOp, Any, T], call: Callable[[EngineOp], Any]) -> T:

@@ -279,19 +279,12 @@ class RewardModel:
         engine: AsyncEngine | None,
         finish: bool,
     ) -> list[Result]:
+        from functools import partial
+
         from grm.driver import WaveDriver, arun
-        from grm.forcing import SequenceLogprobs
-        from grm.judge import Generate
+        from grm.engine_ops import aexecute
 
-        aengine = engine or self._async_engine()
-
-        async def call(op: Any) -> Any:
-            if isinstance(op, Generate):
-                return await aengine.agenerate(op.requests, op.sampling)
-            if isinstance(op, SequenceLogprobs):
-                return await aengine.asequence_logprobs(op.prompts, op.candidates)
-            return await aengine.achoice_logprobs(op.prompts, op.choices)
-
+        call = partial(aexecute, engine or self._async_engine())
         # The driver uses the engine object only to render and count tokens (sync, local).
         driver = WaveDriver(self.engine, template, reqs, cfg, self._weigher() if finish else None)
         try:

@@ -371,3 +371,31 @@ def test_verl_reward_loop_and_prime_shapes(secured: str) -> None:
     assert isinstance(got, float) and 0.0 <= got <= 1.0
     with pytest.raises(RuntimeError, match="401"):  # a request's own fault is not retried
         compute_score_float("gsm8k", "It is 4.", "4", None, url=secured, token="x" * 16)
+
+
+def test_a_served_rank_requests_forced_scores_go_through_the_bridge() -> None:
+    """Pointwise ranking forces its scores with sequence_logprobs: on a worker thread that
+    call is awaited on the loop like every other (counted, cancellable), never run on the
+    wrapped engine from the worker thread."""
+    calls: list[str] = []
+    threads: set[str] = set()
+
+    class Pointwise(FakeEngine):
+        def sequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
+            import threading
+
+            threads.add(threading.current_thread().name)
+            return super().sequence_logprobs(prompts, candidates)
+
+    async def go() -> Any:
+        rm = RewardModel(Pointwise(lambda prompt, i: "No score given."))
+        runner = Runner(rm, asyncio.get_running_loop(), workers=1, on_call=calls.append)
+        try:
+            return await runner.run(lambda judge: judge.rank("q", ["a", "b"], "pointwise", 2))
+        finally:
+            runner.close()
+
+    ranked = asyncio.run(go())
+    assert sorted(ranked.order) == [0, 1]
+    assert calls.count("generate") == 1 and "choice" in calls  # the forced read was counted
+    assert threads and not any(n.startswith("grm-request") for n in threads), threads

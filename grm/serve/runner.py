@@ -3,7 +3,7 @@
 Compare and score requests await the wave driver on the event loop directly
 (:meth:`grm.RewardModel.acompare_batch`). Ranking (knockout rounds, round robin) is written
 against the sync engine face, so the server runs a rank request on a worker thread
-with a :class:`BridgeEngine` as its engine: every ``generate`` / ``choice_logprobs`` call is
+with a :class:`BridgeEngine` as its engine: every engine operation (grm.engine_ops) is
 scheduled on the server's event loop as an ``await`` on the async engine and the thread
 waits for it. So every request's chains reach the engine the moment it asks for them, and
 the engine batches all requests in flight (vLLM's continuous batching in ``AsyncLLM``);
@@ -26,6 +26,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from grm.engine_ops import (
+    ChoiceLogprobs,
+    EngineOp,
+    Generate,
+    SequenceLogprobs,
+    aexecute,
+    op_kind,
+)
 from grm.inference.aio import as_async
 from grm.inference.base import AsyncEngine, Generation, GenRequest, SamplingConfig
 
@@ -103,15 +111,24 @@ class BridgeEngine:
             if ticket is not None:
                 ticket.discard(fut)
 
+    def _op(self, op: EngineOp) -> Any:
+        self._on_call(op_kind(op))
+        return self._call(aexecute(self._aengine, op))
+
+    # Every engine operation of grm.engine_ops, each awaited on the loop (so cancelled with
+    # its request and counted); none falls through __getattr__ to the wrapped engine.
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
     ) -> list[Generation]:
-        self._on_call("generate")
-        return self._call(self._aengine.agenerate(requests, sampling))
+        return self._op(Generate(list(requests), sampling))  # type: ignore[no-any-return]
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        self._on_call("choice")
-        return self._call(self._aengine.achoice_logprobs(prompts, choices))
+        return self._op(ChoiceLogprobs(list(prompts), tuple(choices)))  # type: ignore[no-any-return]
+
+    def sequence_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str]
+    ) -> list[list[float]]:
+        return self._op(SequenceLogprobs(list(prompts), tuple(candidates)))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """The wrapped engine belongs to the caller; closing the bridge leaves it open."""
