@@ -120,15 +120,15 @@ class BridgeEngine:
     def generate(
         self, requests: Sequence[GenRequest], sampling: SamplingConfig
     ) -> list[Generation]:
-        return self._op(Generate(list(requests), sampling))  # type: ignore[no-any-return]
+        return self._op(Generate(list(requests), sampling))
 
     def choice_logprobs(self, prompts: Sequence[str], choices: Sequence[str]) -> list[list[float]]:
-        return self._op(ChoiceLogprobs(list(prompts), tuple(choices)))  # type: ignore[no-any-return]
+        return self._op(ChoiceLogprobs(list(prompts), tuple(choices)))
 
     def sequence_logprobs(
         self, prompts: Sequence[str], candidates: Sequence[str]
     ) -> list[list[float]]:
-        return self._op(SequenceLogprobs(list(prompts), tuple(candidates)))  # type: ignore[no-any-return]
+        return self._op(SequenceLogprobs(list(prompts), tuple(candidates)))
 
     def close(self) -> None:
         """The wrapped engine belongs to the caller; closing the bridge leaves it open."""
