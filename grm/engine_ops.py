@@ -3,9 +3,9 @@
 Step generators (:mod:`grm.driver`, :mod:`grm.judge`) yield three operations:
 :class:`grm.judge.Generate`, :class:`grm.judge.ChoiceLogprobs` and
 :class:`grm.forcing.SequenceLogprobs`. Every runner executes them through this module: the
-sync driver (:func:`execute`), ``RewardModel``'s async side (:func:`aexecute`), the server's
-counting engine and the worker-thread bridge of served ranking (:func:`op_kind` names the
-operation for the metrics). A new operation is added here once, and every runner gains it.
+sync driver (:func:`execute`), ``RewardModel``'s async side and the worker-thread bridge of
+served ranking (:func:`aexecute`). A new operation is added here once, and every runner
+gains it.
 """
 
 from __future__ import annotations
@@ -17,15 +17,6 @@ from grm.inference.base import AsyncEngine, Engine
 from grm.judge import ChoiceLogprobs, EngineOp, Generate
 
 __all__ = ["ChoiceLogprobs", "EngineOp", "Generate", "SequenceLogprobs", "aexecute", "execute"]
-
-
-def op_kind(op: EngineOp) -> str:
-    """The metrics name of an operation: ``generate``, or ``choice`` for both forced reads.
-
-    >>> op_kind(SequenceLogprobs(["p"], ("1",)))
-    'choice'
-    """
-    return "generate" if isinstance(op, Generate) else "choice"
 
 
 def execute(engine: Engine, op: EngineOp) -> Any:

@@ -12,6 +12,7 @@ import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -279,8 +280,6 @@ class RewardModel:
         engine: AsyncEngine | None,
         finish: bool,
     ) -> list[Result]:
-        from functools import partial
-
         from grm.driver import WaveDriver, arun
         from grm.engine_ops import aexecute
 

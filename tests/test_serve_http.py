@@ -375,8 +375,12 @@ def test_verl_reward_loop_and_prime_shapes(secured: str) -> None:
 
 def test_a_served_rank_requests_forced_scores_go_through_the_bridge() -> None:
     """Pointwise ranking forces its scores with sequence_logprobs: on a worker thread that
-    call is awaited on the loop like every other (counted, cancellable), never run on the
-    wrapped engine from the worker thread."""
+    call is awaited on the loop like every other (counted by the server's counting engine,
+    cancellable), never run on the wrapped engine from the worker thread."""
+    from grm.inference.aio import as_async
+
+    from grm.serve.service import CountingEngine
+
     calls: list[str] = []
     threads: set[str] = set()
 
@@ -388,8 +392,10 @@ def test_a_served_rank_requests_forced_scores_go_through_the_bridge() -> None:
             return super().sequence_logprobs(prompts, candidates)
 
     async def go() -> Any:
-        rm = RewardModel(Pointwise(lambda prompt, i: "No score given."))
-        runner = Runner(rm, asyncio.get_running_loop(), workers=1, on_call=calls.append)
+        engine = Pointwise(lambda prompt, i: "No score given.")
+        rm = RewardModel(engine)
+        counting = CountingEngine(as_async(engine), calls.append)
+        runner = Runner(rm, asyncio.get_running_loop(), workers=1, aengine=counting)
         try:
             return await runner.run(lambda judge: judge.rank("q", ["a", "b"], "pointwise", 2))
         finally:

@@ -26,14 +26,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from grm.engine_ops import (
-    ChoiceLogprobs,
-    EngineOp,
-    Generate,
-    SequenceLogprobs,
-    aexecute,
-    op_kind,
-)
+from grm.engine_ops import ChoiceLogprobs, EngineOp, Generate, SequenceLogprobs, aexecute
 from grm.inference.aio import as_async
 from grm.inference.base import AsyncEngine, Generation, GenRequest, SamplingConfig
 
@@ -78,7 +71,8 @@ class BridgeEngine:
     """The sync engine face for worker threads; each call is awaited on the event loop.
 
     Everything else (``render_chat``, ``count_tokens``, ``max_context``, ``name``) comes from
-    the wrapped engine. ``on_call(kind)`` counts calls for the metrics.
+    the wrapped engine. Calls are counted where they are awaited: the server passes its
+    counting ``aengine``.
     """
 
     def __init__(
@@ -86,12 +80,10 @@ class BridgeEngine:
         engine: Any,
         loop: asyncio.AbstractEventLoop,
         aengine: AsyncEngine | None = None,
-        on_call: Callable[[str], None] | None = None,
     ) -> None:
         self._engine = engine
         self._aengine = aengine or as_async(engine)
         self._loop = loop
-        self._on_call = on_call or (lambda kind: None)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         ticket = _TICKET.get()
@@ -112,7 +104,6 @@ class BridgeEngine:
                 ticket.discard(fut)
 
     def _op(self, op: EngineOp) -> Any:
-        self._on_call(op_kind(op))
         return self._call(aexecute(self._aengine, op))
 
     # Every engine operation of grm.engine_ops, each awaited on the loop (so cancelled with

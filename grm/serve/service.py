@@ -30,14 +30,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from grm.engine_ops import (
-    ChoiceLogprobs,
-    EngineOp,
-    Generate,
-    SequenceLogprobs,
-    aexecute,
-    op_kind,
-)
 from grm.inference.aio import as_async
 from grm.inference.base import AsyncEngine
 from grm.judge import EngineError
@@ -80,18 +72,17 @@ class CountingEngine:
         self.engine = engine
         self.on_call = on_call
 
-    async def _op(self, op: EngineOp) -> Any:
-        self.on_call(op_kind(op))
-        return await aexecute(self.engine, op)
-
     async def agenerate(self, requests: Any, sampling: Any) -> Any:
-        return await self._op(Generate(list(requests), sampling))
+        self.on_call("generate")
+        return await self.engine.agenerate(requests, sampling)
 
     async def achoice_logprobs(self, prompts: Any, choices: Any) -> Any:
-        return await self._op(ChoiceLogprobs(list(prompts), tuple(choices)))
+        self.on_call("choice")
+        return await self.engine.achoice_logprobs(prompts, choices)
 
     async def asequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
-        return await self._op(SequenceLogprobs(list(prompts), tuple(candidates)))
+        self.on_call("choice")
+        return await self.engine.asequence_logprobs(prompts, candidates)
 
 
 def _rank(judge: RewardModel, item: Any, method: str, k: Any) -> Any:
