@@ -54,6 +54,36 @@ def on_cpu() -> bool:
     return bool(current_platform.is_cpu())
 
 
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags (``/proc/cpuinfo``; empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_dtype(dtype: str, flags: frozenset[str]) -> str:
+    """The dtype vLLM-CPU should run in: ``dtype`` unless it is "auto".
+
+    vLLM's "auto" is bfloat16 on CPU; its oneDNN bfloat16 kernels need AVX512-BF16 or AMX,
+    and without them it falls back to emulated bfloat16 matmuls ("Failed to create oneDNN
+    linear"). On an AVX2-only EPYC that sampled 18 tokens/s against 91 in float32 (same judge,
+    24 pairs x 4 chains, 128 tokens), so "auto" means float32 there.
+
+    >>> cpu_dtype("auto", frozenset({"avx2"})), cpu_dtype("auto", frozenset({"amx_bf16"}))
+    ('float32', 'auto')
+    >>> cpu_dtype("bfloat16", frozenset({"avx2"}))
+    'bfloat16'
+    """
+    if dtype != "auto" or flags & {"avx512_bf16", "amx_bf16"}:
+        return dtype
+    return "float32"
+
+
 def per_request_seed(seed: int | None, cpu: bool) -> int | None:
     """The seed to put in each request's ``SamplingParams``: none on CPU (unsupported).
 
@@ -81,6 +111,8 @@ class VLLMEngineConfig:
     prefix) recomputes the chain's last partial block: at most 31 tokens with 32, at most
     127 with vLLM-CPU's own default of 128 (its attention takes multiples of 32)."""
     dtype: str = "auto"
+    """Weight and activation dtype; "auto" on a CPU without native bfloat16 (no AVX512-BF16
+    or AMX) is float32, which ran 5x faster than vLLM's bfloat16 there (:func:`cpu_dtype`)."""
     seed: int = 0
     """Engine-wide sampler seed (vLLM on CPU cannot take a per-request seed)."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -121,7 +153,7 @@ def engine_args(model: str, config: VLLMEngineConfig) -> dict[str, Any]:
         "enforce_eager": cpu if config.enforce_eager is None else config.enforce_eager,
         "enable_prefix_caching": config.enable_prefix_caching,
         "block_size": config.block_size or (CPU_BLOCK_SIZE if cpu else None),
-        "dtype": config.dtype,
+        "dtype": cpu_dtype(config.dtype, cpu_flags()) if cpu else config.dtype,
         "seed": config.seed,
         "max_logprobs": TOP_LOGPROBS,
     }

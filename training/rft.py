@@ -280,7 +280,8 @@ def run_round(
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     samples_path = out / "samples.jsonl"
-    if samples_path.is_file():
+    reused = samples_path.is_file()
+    if reused:
         samples = _read_samples(samples_path)
         sample_s = json.loads((out / "sampling.json").read_text())["seconds"]
         logger.info("RFT round %d: reusing %d sampled pairs", r, len(samples))
@@ -330,7 +331,8 @@ def run_round(
     t1 = time.perf_counter()
     _fine_tune(cfg, rft, r, train_from or model, data, out)
     log["train_seconds"] = time.perf_counter() - t1
-    log["seconds"] = sample_s + (time.perf_counter() - t0)
+    # t0 is before sampling, so a reused sample's time is the only one to add.
+    log["seconds"] = (time.perf_counter() - t0) + (sample_s if reused else 0.0)
     (out / "round.json").write_text(json.dumps(log, indent=2))
     return log
 
