@@ -22,7 +22,7 @@ from grm.inference.base import AsyncEngine, Engine, load_engine
 from grm.judge import EngineError
 from grm.judges import resolve_model
 from grm.progress import ChainProgress, Progress
-from grm.ranking import RankConfig, Ranking, RankItem, rank_items
+from grm.ranking import RankConfig, Ranking, RankItem, arun_steps, rank_items, rank_steps
 from grm.rows import read_row
 from grm.templates import Template, get_template
 from grm.templates.defaults import apply_decoding, budget_too_low, choose_templates
@@ -481,6 +481,20 @@ class RewardModel:
     ) -> list[Ranking]:
         """Rank many groups at once: each round of every group shares one engine pass."""
         return rank_items(self, list(items), method, k, config, **overrides)
+
+    async def arank_batch(
+        self,
+        items: Sequence[RankItem],
+        method: str = "knockout",
+        k: Any = None,
+        config: RankConfig | None = None,
+        engine: AsyncEngine | None = None,
+        **overrides: Any,
+    ) -> list[Ranking]:
+        """The async :meth:`rank_batch`: the same ranking steps, each round awaited through
+        :meth:`acompare_batch` / :meth:`ascore_batch` on ``engine`` (see there)."""
+        steps = rank_steps(list(items), method, k, config, **overrides)
+        return await arun_steps(self, steps, engine)
 
     def close(self) -> None:
         self.engine.close()

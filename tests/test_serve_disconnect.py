@@ -67,7 +67,7 @@ def test_a_client_that_leaves_cancels_its_engine_work(hanging: tuple[str, Path])
     url, events = hanging
     bodies: list[dict[str, Any]] = [
         {**PAIR, "prompt": "HANG compare"},  # awaited on the event loop
-        {"mode": "rank", "method": "knockout", "prompt": "HANG rank",  # on a worker thread
+        {"mode": "rank", "method": "knockout", "prompt": "HANG rank",  # its rounds awaited too
          "responses": ["a", "b", "c"], "k": 1},
     ]  # fmt: skip
     gone = _metric(url, "grm_client_disconnects_total")

@@ -18,11 +18,11 @@ from fault_engine import FaultEngine, verdict_script
 from served import fake_server
 
 from grm import JudgeRequest, RewardModel
+from grm.ranking import RankItem
 from grm.serve import ServerConfig
 from grm.serve.admission import Admission, request_chains
 from grm.serve.gate import bearer_ok, host_name
 from grm.serve.openrlhf import label_text, response_of, strip_special
-from grm.serve.runner import Runner
 
 TOKEN = "a-test-token-of-32-characters-xx"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -135,15 +135,11 @@ def test_a_request_past_its_deadline_aborts_its_engine_work() -> None:
 
     async def go() -> None:
         rm = RewardModel(engine)
-        # Awaited on the loop (compare, score) ...
+        # A comparison and a ranking are both awaited on the loop, so both are cancelled.
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(rm.acompare_batch([req], 2), 0.3)
-        # ... and on a worker thread through the bridge (ranking).
-        runner = Runner(rm, asyncio.get_running_loop(), workers=2)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(runner.run(lambda judge: judge.compare_batch([req], 2)), 0.3)
-        await asyncio.sleep(0.2)
-        runner.close()
+            await asyncio.wait_for(rm.arank_batch([RankItem("q", ("a", "b"))], "knockout", 2), 0.3)
 
     asyncio.run(go())
     assert engine.aborted == 2  # each hanging engine call was cancelled, not left running
@@ -180,14 +176,16 @@ def test_concurrent_async_requests_each_run_their_own_waves() -> None:
     assert len(calls) == a.k_used // 2 + b.k_used // 2  # one engine call per request-wave
 
 
-def test_served_judge_leaves_the_callers_engine_alone() -> None:
-    async def go() -> None:
-        rm = RewardModel(FakeEngine(verdict_script))
-        runner = Runner(rm, asyncio.get_running_loop(), workers=1)
-        assert runner.judge.engine is not rm.engine and rm.compare("q", "a", "b", k=1).k_used == 1
-        runner.close()
-
-    asyncio.run(go())
+def test_async_ranking_runs_the_same_steps_as_the_sync_one() -> None:
+    """rank_batch and arank_batch drive one step generator per method: same rankings."""
+    rm = RewardModel(FakeEngine(verdict_script))
+    items = [RankItem("What is 2 + 2?", ("4", "5", "It is 4.", "four")), RankItem("q", ("a",))]
+    for method in ("knockout", "round_robin", "pointwise"):
+        sync = rm.rank_batch(items, method, 2)
+        awaited = asyncio.run(rm.arank_batch(items, method, 2))
+        assert [r.summary() | {"seconds": 0} for r in sync] == [
+            r.summary() | {"seconds": 0} for r in awaited
+        ], method
 
 
 # --- HTTP: authentication, host, body ------------------------------------------------------
@@ -373,35 +371,38 @@ def test_verl_reward_loop_and_prime_shapes(secured: str) -> None:
         compute_score_float("gsm8k", "It is 4.", "4", None, url=secured, token="x" * 16)
 
 
-def test_a_served_rank_requests_forced_scores_go_through_the_bridge() -> None:
-    """Pointwise ranking forces its scores with sequence_logprobs: on a worker thread that
-    call is awaited on the loop like every other (counted by the server's counting engine,
-    cancellable), never run on the wrapped engine from the worker thread."""
-    from grm.inference.aio import as_async
+def test_a_served_rank_requests_forced_scores_are_counted_and_cancelled() -> None:
+    """Pointwise ranking forces missing scores with sequence_logprobs: in a served rank
+    request that read is awaited on the loop like every other engine call (counted by the
+    server's counting engine), and a deadline cancels it (504, the engine call aborted)."""
+    from grm.serve.metrics import Metrics
+    from grm.serve.protocol import JudgeBody
+    from grm.serve.service import JudgeService, ServiceError
 
-    from grm.serve.service import CountingEngine
+    class ForcedHangs(FaultEngine):
+        """Chains without a score; the forced read of their scores hangs."""
 
-    calls: list[str] = []
-    threads: set[str] = set()
+        def __init__(self) -> None:
+            super().__init__(p_error=0.0, p_hang=0.0, p_slow=0.0)
+            self.script = lambda prompt, i: "No score given."
+            self.forced = 0
 
-    class Pointwise(FakeEngine):
-        def sequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
-            import threading
+        async def asequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
+            self.forced += 1
+            await self._sleep(3600)
 
-            threads.add(threading.current_thread().name)
-            return super().sequence_logprobs(prompts, candidates)
+    engine = ForcedHangs()
+    service = JudgeService(RewardModel(engine), ServerConfig(request_timeout_s=0.5), Metrics())
+    body = JudgeBody(mode="rank", method="pointwise", prompt="q", responses=["a", "b"], k=2)
 
-    async def go() -> Any:
-        engine = Pointwise(lambda prompt, i: "No score given.")
-        rm = RewardModel(engine)
-        counting = CountingEngine(as_async(engine), calls.append)
-        runner = Runner(rm, asyncio.get_running_loop(), workers=1, aengine=counting)
-        try:
-            return await runner.run(lambda judge: judge.rank("q", ["a", "b"], "pointwise", 2))
-        finally:
-            runner.close()
+    async def go() -> None:
+        service.start()
+        with pytest.raises(ServiceError) as err:
+            await service.judge_one(body)
+        assert err.value.status == 504 and err.value.reason == "timeout"
 
-    ranked = asyncio.run(go())
-    assert sorted(ranked.order) == [0, 1]
-    assert calls.count("generate") == 1 and "choice" in calls  # the forced read was counted
-    assert threads and not any(n.startswith("grm-request") for n in threads), threads
+    asyncio.run(go())
+    assert engine.forced == 1 and engine.aborted == 1
+    metrics = service.metrics.render().decode()
+    assert 'grm_engine_calls_total{kind="generate"} 1.0' in metrics
+    assert 'grm_engine_calls_total{kind="choice"} 1.0' in metrics

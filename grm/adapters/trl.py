@@ -41,7 +41,14 @@ from typing import Any, Literal
 
 from grm.config import JudgeConfig, check_option_names
 from grm.judge import EngineError
-from grm.ranking import RankConfig, RankItem, get_group_reward, get_method, reference_rewards
+from grm.ranking import (
+    RankConfig,
+    RankItem,
+    get_group_reward,
+    get_method,
+    rank_items,
+    reference_rewards,
+)
 from grm.reward_map import DROP, RewardMapConfig, result_reward
 from grm.templates import get_template
 from grm.types import JudgeRequest, Prompt, Result, prompt_text, response_text
@@ -280,7 +287,7 @@ class GRMReward:
         groups = [[i for i in g if i in alive] for g in whole]
         groups = [g for g in groups if g]
         items = [RankItem(prompts[g[0]], tuple(texts[i] for i in g)) for g in groups]
-        rankings = get_method(cfg.method)(self.judge, items, cfg.k, cfg.rank, dict(cfg.overrides))
+        rankings = rank_items(self.judge, items, cfg.method, cfg.k, cfg.rank, **cfg.overrides)
         to_rewards = get_group_reward(cfg.group_reward)
         for g, ranking in zip(groups, rankings, strict=True):
             for i, r in zip(g, to_rewards(ranking), strict=True):

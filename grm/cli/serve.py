@@ -67,7 +67,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--max-chains", type=int, default=16384, help="chains admitted at once (429 above)"
     )
-    p.add_argument("--max-concurrency", type=int, default=64, help="requests judged at once")
     p.add_argument(
         "--timeout",
         type=float,
@@ -157,7 +156,6 @@ def run(args: argparse.Namespace) -> int:
         allow_from=tuple(args.allow_from),
         max_request_chains=args.max_request_chains,
         max_chains=args.max_chains,
-        max_concurrency=args.max_concurrency,
         request_timeout_s=args.timeout,
         max_connections=args.max_connections,
         keep_alive_s=args.keep_alive,

@@ -1,12 +1,16 @@
 """Ranking many candidates: pointwise, knockout and round-robin (Bradley-Terry / Elo), and
 group / reference-guided rewards for RL."""
 
+from typing import Any
+
 from grm.ranking import methods as _methods  # noqa: F401  (registers the built-ins)
 from grm.ranking.base import (
     Judge,
+    JudgeCall,
     RankConfig,
     Ranking,
     RankItem,
+    RankSteps,
     get_method,
     method_names,
     register_method,
@@ -19,6 +23,46 @@ from grm.ranking.rewards import (
     reference_rewards,
     register_group_reward,
 )
+from grm.types import Result
+
+
+def rank_steps(
+    items: list[RankItem],
+    method: str = "knockout",
+    k: object = None,
+    config: RankConfig | None = None,
+    **overrides: object,
+) -> RankSteps:
+    """The steps of ranking many groups with one method (see :data:`RankSteps`)."""
+    return get_method(method)(items, k, config or RankConfig(), dict(overrides))
+
+
+def _answer(judge: Judge, call: JudgeCall) -> list[Result]:
+    batch = judge.compare_batch if call.mode == "compare" else judge.score_batch
+    return batch(list(call.requests), call.k, **call.overrides)
+
+
+def run_steps(judge: Judge, steps: RankSteps) -> list[Ranking]:
+    """Drive ranking steps on the sync judge: each round is one batched judge call."""
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(_answer(judge, call))
+    except StopIteration as stop:
+        return stop.value
+
+
+async def arun_steps(judge: Any, steps: RankSteps, engine: Any = None) -> list[Ranking]:
+    """Await ranking steps on the judge's async side (``acompare_batch`` / ``ascore_batch``
+    with ``engine``), as the server awaits any judgement: cancelling this cancels the
+    round's engine work."""
+    try:
+        call = next(steps)
+        while True:
+            batch = judge.acompare_batch if call.mode == "compare" else judge.ascore_batch
+            call = steps.send(await batch(list(call.requests), call.k, engine, **call.overrides))
+    except StopIteration as stop:
+        return stop.value
 
 
 def rank_items(
@@ -30,14 +74,17 @@ def rank_items(
     **overrides: object,
 ) -> list[Ranking]:
     """Rank many groups with one method; each round is one batched judge call."""
-    return get_method(method)(judge, items, k, config or RankConfig(), dict(overrides))
+    return run_steps(judge, rank_steps(items, method, k, config, **overrides))
 
 
 __all__ = [
     "Judge",
+    "JudgeCall",
     "RankConfig",
     "RankItem",
+    "RankSteps",
     "Ranking",
+    "arun_steps",
     "bt_bootstrap",
     "bt_fit",
     "elo_ratings",
@@ -48,10 +95,12 @@ __all__ = [
     "method_names",
     "pair_round",
     "rank_items",
+    "rank_steps",
     "reference_rewards",
     "register_group_reward",
     "register_method",
     "round_robin_pairs",
+    "run_steps",
     "win_matrix",
     "win_rates",
 ]

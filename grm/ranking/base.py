@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from grm.ranking.bradley_terry import DEFAULT_L2
 from grm.registry import Registry
-from grm.types import Prompt, Result, response_text
+from grm.types import JudgeRequest, Prompt, Result, response_text
 
 Rating = Literal["bt", "elo"]
 
@@ -147,7 +147,7 @@ class Ranking:
 
 
 class Judge(Protocol):
-    """What a ranking method needs: RewardModel's batched compare and score."""
+    """What the sync runner needs: RewardModel's batched compare and score."""
 
     def compare_batch(
         self, requests: Sequence[Any], k: Any = None, **overrides: Any
@@ -158,8 +158,25 @@ class Judge(Protocol):
     ) -> list[Result]: ...
 
 
+@dataclass(frozen=True)
+class JudgeCall:
+    """One batched judgement a ranking round asks for: every comparison (``compare``) or
+    listwise scoring (``score``) of that round in every group, answered with one result per
+    request, in order."""
+
+    mode: Literal["compare", "score"]
+    requests: tuple[JudgeRequest, ...]
+    k: Any
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+#: A method's steps: yields a JudgeCall per round, is sent its results, returns the rankings.
+RankSteps = Generator[JudgeCall, list[Result], list[Ranking]]
 #: A method ranks many groups; each of its rounds is ONE batched judge call over all groups.
-RankMethod = Callable[[Judge, Sequence[RankItem], Any, RankConfig, dict[str, Any]], list[Ranking]]
+#: It never calls the judge itself (sans-IO, as grm.driver's wave steps), so the same steps
+#: run on the sync judge (:func:`grm.ranking.run_steps`) or are awaited on the async one
+#: (:func:`grm.ranking.arun_steps`, the server).
+RankMethod = Callable[[Sequence[RankItem], Any, RankConfig, dict[str, Any]], RankSteps]
 RANK_METHODS: Registry[RankMethod] = Registry("ranking method")
 
 

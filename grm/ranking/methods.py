@@ -1,9 +1,10 @@
 """The ranking methods: pointwise, knockout, round_robin. Each batches over groups.
 
-Every round of a method is ONE call of the judge's ``compare_batch`` / ``score_batch`` over
-all the comparisons of that round in every group, so a round costs one batched engine pass
-(plus the judge's forced-verdict read, when some chains need one), never a loop of calls.
-k (an integer or "auto") and any judge overrides reach every comparison unchanged.
+Each method is a step generator (see :data:`grm.ranking.base.RankSteps`): every round yields
+ONE :class:`~grm.ranking.base.JudgeCall` over all the comparisons of that round in every
+group, so a round costs one batched engine pass (plus the judge's forced-verdict read, when
+some chains need one), never a loop of calls. k (an integer or "auto") and any judge
+overrides reach every comparison unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from grm.ranking.base import Judge, RankConfig, Ranking, RankItem, register_method
+from grm.ranking.base import JudgeCall, RankConfig, Ranking, RankItem, RankSteps, register_method
 from grm.ranking.bracket import next_alive, pair_round, round_robin_pairs
 from grm.ranking.bradley_terry import (
     Record,
@@ -73,14 +74,14 @@ def scores_win_rate(scores: Sequence[float]) -> tuple[float, ...]:
 
 @register_method("pointwise")
 def rank_pointwise(
-    judge: Judge, items: Sequence[RankItem], k: Any, cfg: RankConfig, overrides: dict[str, Any]
-) -> list[Ranking]:
+    items: Sequence[RankItem], k: Any, cfg: RankConfig, overrides: dict[str, Any]
+) -> RankSteps:
     """DeepSeek-GRM listwise scoring: all candidates in one prompt, 1-10 each, shuffled per
     chain, scores combined over chains with ``cfg.pointwise_aggregator`` (sum). One call."""
     start = time.perf_counter()
     requests = [JudgeRequest(it.prompt, it.candidates, it.reference) for it in items]
     opts = {**overrides, "aggregator": cfg.pointwise_aggregator}
-    results = judge.score_batch(requests, k, **opts)
+    results = yield JudgeCall("score", tuple(requests), k, opts)
     seconds = (time.perf_counter() - start) / max(len(items), 1)
     out = []
     for it, res in zip(items, results, strict=True):
@@ -103,8 +104,8 @@ def rank_pointwise(
 
 @register_method("knockout")
 def rank_knockout(
-    judge: Judge, items: Sequence[RankItem], k: Any, cfg: RankConfig, overrides: dict[str, Any]
-) -> list[Ranking]:
+    items: Sequence[RankItem], k: Any, cfg: RankConfig, overrides: dict[str, Any]
+) -> RankSteps:
     """Single elimination: N-1 pairwise games in ceil(log2 N) rounds, byes for odd counts.
 
     A candidate's score is the number of rounds it survived; candidates out in the same
@@ -134,7 +135,7 @@ def rank_knockout(
                 had_bye[g].add(bye)
             plan.append((g, pairs, bye))
             requests.extend(pair_request(it, a, b) for a, b in pairs)
-        results = iter(judge.compare_batch(requests, k, **overrides))
+        results = iter((yield JudgeCall("compare", tuple(requests), k, dict(overrides))))
         for g, pairs, bye in plan:
             winners = []
             for a, b in pairs:
@@ -174,8 +175,8 @@ def rank_knockout(
 
 @register_method("round_robin")
 def rank_round_robin(
-    judge: Judge, items: Sequence[RankItem], k: Any, cfg: RankConfig, overrides: dict[str, Any]
-) -> list[Ranking]:
+    items: Sequence[RankItem], k: Any, cfg: RankConfig, overrides: dict[str, Any]
+) -> RankSteps:
     """Every pair (or a connected subset of ``cfg.max_pairs``) in ONE call, then ratings.
 
     Each chain's verdict is one game (ties half a win); ratings are a Bradley-Terry fit with
@@ -190,7 +191,8 @@ def rank_round_robin(
     requests = [
         pair_request(it, a, b) for it, pairs in zip(items, schedules, strict=True) for a, b in pairs
     ]
-    results = iter(judge.compare_batch(requests, k, **overrides) if requests else [])
+    judged = (yield JudgeCall("compare", tuple(requests), k, dict(overrides))) if requests else []
+    results = iter(judged)
     seconds = (time.perf_counter() - start) / max(len(items), 1)
     out = []
     for it, pairs in zip(items, schedules, strict=True):

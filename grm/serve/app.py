@@ -1,7 +1,7 @@
 """The ASGI app: the routes (:mod:`grm.serve.routes`) over one judging service
 (:mod:`grm.serve.service`) behind the gate (:mod:`grm.serve.gate`), and uvicorn's settings.
 
-Every request is judged on its own (see :mod:`grm.serve.runner`) and answered with its
+Every request is judged on its own (see :mod:`grm.serve.service`) and answered with its
 result or its own error: the service's :class:`~grm.serve.service.ServiceError` becomes a
 JSON answer ``{"detail": ..., "reason": ...}`` with its status. A request whose client
 disconnects is cancelled (see :mod:`grm.serve.gate`).
@@ -9,7 +9,6 @@ disconnects is cancelled (see :mod:`grm.serve.gate`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +39,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        service.start(asyncio.get_running_loop())
+        service.start()
         yield
         service.close()
 

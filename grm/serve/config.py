@@ -55,9 +55,6 @@ class ServerConfig:
     max_chains: int = 16384
     """Chains admitted at once over all requests; a request that would pass it gets 429
     with ``Retry-After``."""
-    max_concurrency: int = 64
-    """Requests judged at once (worker threads); more wait for a free one within their
-    deadline."""
     request_timeout_s: float = 120.0
     """A request not answered within this gets 504 and its engine work is aborted. Below
     OpenRLHF's 180 s client timeout (aiohttp total timeout in openrlhf/utils/agent.py), so
@@ -136,7 +133,6 @@ class ServerConfig:
             "max_items",
             "max_request_chains",
             "max_chains",
-            "max_concurrency",
             "max_connections",
             "keep_alive_s",
             "max_header_bytes",

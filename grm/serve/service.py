@@ -41,7 +41,6 @@ from grm.serve.config import ServerConfig
 from grm.serve.metrics import Metrics
 from grm.serve.openrlhf import label_text, response_of, strip_special
 from grm.serve.protocol import BatchBody, JudgeBody, K, RewardBody
-from grm.serve.runner import RequestCancelled, Runner
 from grm.types import JudgeRequest, Result
 
 logger = logging.getLogger(__name__)
@@ -83,10 +82,6 @@ class CountingEngine:
     async def asequence_logprobs(self, prompts: Any, candidates: Any) -> Any:
         self.on_call("choice")
         return await self.engine.asequence_logprobs(prompts, candidates)
-
-
-def _rank(judge: RewardModel, item: Any, method: str, k: Any) -> Any:
-    return judge.rank_batch([item], method, k)[0]
 
 
 def policy_format(tokenizer: Any) -> str | None:
@@ -141,23 +136,21 @@ class JudgeService:
             self.policy_format = policy_format(policy_tokenizer)
             policy_special = getattr(policy_tokenizer, "all_special_tokens", ()) or ()
             self.special = tuple(dict.fromkeys((*self.special, *policy_special)))
-        self.runner: Runner | None = None
+        self._running = False
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Ranking rounds run the sync judging code on worker threads (grm.serve.runner);
-        compare and score await the wave driver on this loop directly."""
-        self.runner = Runner(self.judge, loop, self.cfg.max_concurrency, aengine=self.engine)
+    def start(self) -> None:
+        """Every request (compare, score, and each round of a ranking) awaits the wave
+        driver on the server's event loop, so nothing runs on a thread of its own."""
+        self._running = True
 
     def close(self) -> None:
-        if self.runner is not None:
-            self.runner.close()
-            self.runner = None
+        self._running = False
 
     @property
     def running(self) -> bool:
-        return self.runner is not None
+        return self._running
 
     # ---------------------------------------------------------------- k, cost, limits
 
@@ -216,7 +209,7 @@ class JudgeService:
         metrics.requests_in_flight.inc()
         try:
             return await asyncio.wait_for(work(), cfg.request_timeout_s)
-        except (TimeoutError, RequestCancelled):
+        except TimeoutError:
             metrics.timeouts.inc()
             metrics.failed_judgements.labels("timeout", "error").inc()
             raise ServiceError(
@@ -226,10 +219,6 @@ class JudgeService:
                 "aborted. Retry, lower k or max_tokens, or raise --timeout.",
             ) from None
         except EngineError as err:
-            if isinstance(err.__cause__, RequestCancelled):
-                metrics.timeouts.inc()
-                metrics.failed_judgements.labels("timeout", "error").inc()
-                raise ServiceError(504, "timeout", str(err.__cause__)) from None
             # Chains sampled before the failure are not a judgement: 503, never a reward.
             metrics.engine_failures.inc()
             metrics.failed_judgements.labels("engine_error", "error").inc()
@@ -256,6 +245,9 @@ class JudgeService:
 
     def score(self, reqs: list[JudgeRequest], k: Any) -> Awaitable[list[Result]]:
         return self.judge.ascore_batch(reqs, k, engine=self.engine)
+
+    def rank(self, items: list[Any], method: str, k: Any) -> Awaitable[list[Any]]:
+        return self.judge.arank_batch(items, method, k, engine=self.engine)
 
     # ---------------------------------------------------------------- routes' work
 
@@ -294,11 +286,9 @@ class JudgeService:
             raise ServiceError(422, "bad_request", str(exc)) from None
         cost = request_chains(body.mode, n, self.ceiling(k), body.method)
         if body.mode == "rank":
-            runner = self.runner
-            assert runner is not None, "the service is not started"
-            ranking = await self.judged(cost, lambda: runner.run(_rank, item, body.method, k))
-            self.counted(ranking.results)
-            return dict(ranking.summary())
+            rankings = await self.judged(cost, lambda: self.rank([item], body.method, k))
+            self.counted(rankings[0].results)
+            return dict(rankings[0].summary())
         fn = self.compare if body.mode == "compare" else self.score
         results = await self.judged(cost, lambda: fn([request], k))
         self.counted(results)
