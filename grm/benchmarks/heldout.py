@@ -69,3 +69,117 @@ def accuracy_table(report: dict[str, Any], ks: Sequence[int]) -> str:
                 f"| {first['chain_tokens']:.0f} | {first['seconds']:.0f} / {last['seconds']:.0f} |"
             )
     return "\n".join(lines)
+
+
+def pair_scores(chains: Sequence[Sequence[Any]], labels: Sequence[int]) -> dict[str, list[float]]:
+    """Per pair, the RewardBench score of one chain (``k1``: the mean single chain) and of
+    the majority of all of them (``kmax``), from one pass of position-balanced chains.
+
+    >>> from grm.eval_metrics import ChainRecord
+    >>> pair_scores([[ChainRecord(0, 0), ChainRecord(1, 1)]], [0])
+    {'k1': [0.5], 'kmax': [0.5]}
+    """
+    from grm.eval_metrics import majority, rb_score
+    from grm.training.heldout import single_chain_score
+
+    return {
+        "k1": [single_chain_score(c, y) for c, y in zip(chains, labels, strict=True)],
+        "kmax": [rb_score(majority(c), y) for c, y in zip(chains, labels, strict=True)],
+    }
+
+
+def judges_table(figures: dict[str, Any], k_max: int) -> str:
+    """Each judge's held-out accuracy at k=1 and k=k_max, then each one's paired difference
+    from the first judge (``scripts/eval_heldout.py``)."""
+
+    def cell(f: dict[str, Any], sign: bool = False) -> str:
+        fmt = "+.1f" if sign else ".1f"
+        return f"{100 * f['mean']:{fmt}} [{100 * f['low']:{fmt}}, {100 * f['high']:{fmt}}]"
+
+    lines = [
+        f"| judge | n | k=1 (95% CI) | k={k_max} (95% CI) | chains with a parsed verdict | "
+        "seconds |",
+        "|---|---|---|---|---|---|",
+    ]
+    judges = figures["judges"]
+    for label, m in judges.items():
+        lines.append(
+            f"| {label} | {m['k1']['n']} | {cell(m['k1'])} | {cell(m['kmax'])} "
+            f"| {m['parsed_rate']:.1%} | {m['seconds']:.0f} |"
+        )
+    first = next(iter(judges))
+    for label, d in figures.get("diff", {}).items():
+        lines.append(
+            f"| {label} - {first} (paired) | {d['k1']['n']} | {cell(d['k1'], True)} "
+            f"| {cell(d['kmax'], True)} | | |"
+        )
+    return "\n".join(lines)
+
+
+def judge_chains(
+    model: str, rows: Sequence[Any], template: str, max_tokens: int, k: int, engine: str, seed: int
+) -> tuple[list[Any], float, float]:
+    """``model``'s k position-balanced chains per held-out row (temperature 1.0, one batched
+    pass): the chains as the metrics see them, load seconds, judging seconds."""
+    from grm import RewardModel
+    from grm.training.data import request_of
+    from grm.training.heldout import chain_records
+
+    start = time.perf_counter()
+    with RewardModel.load(
+        model, engine=engine, template=template, max_tokens=max_tokens, temperature=1.0
+    ) as rm:
+        loaded = time.perf_counter() - start
+        results = rm.compare_batch([request_of(r) for r in rows], k=k, seed=seed)
+    return [chain_records(r) for r in results], loaded, time.perf_counter() - start - loaded
+
+
+def add_judge(
+    run: Any,
+    scores: dict[str, dict[str, list[float]]],
+    label: str,
+    model: str,
+    measured: tuple[list[Any], float, float],
+    labels: Sequence[int],
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Put one judge's figures (and its paired difference from the first judge) into the
+    run record ``run`` and its per-pair scores into ``scores`` and ``run.items``."""
+    from grm.benchmarks.record import figure
+
+    chains, loaded, seconds = measured
+    scores[label] = s = pair_scores(chains, labels)
+    total = sum(len(c) for c in chains)
+    run.figures["judges"][label] = {
+        "model": model,
+        "k1": figure(s["k1"], seed),
+        "kmax": figure(s["kmax"], seed),
+        "parsed_rate": sum(not c.forced for cs in chains for c in cs) / max(total, 1),
+        "load_seconds": loaded,
+        "seconds": seconds,
+    }
+    first = next(iter(scores))
+    if label != first:
+        run.figures["diff"][label] = {
+            key: figure([a - b for a, b in zip(s[key], scores[first][key], strict=True)], seed)
+            for key in ("k1", "kmax")
+        }
+    run.items = [
+        {"label": y, **{f"{j}_{key}": v[key][i] for j, v in scores.items() for key in v}}
+        for i, y in enumerate(labels)
+    ]
+    return dict(run.figures["judges"][label])
+
+
+def resume(
+    run: Any, old: dict[str, Any], labels: Sequence[int]
+) -> dict[str, dict[str, list[float]]]:
+    """Carry an earlier record's judges into ``run`` (same pairs required); their scores."""
+    if [it["label"] for it in old["items"]] != list(labels):
+        raise ValueError(f"record {old['name']} holds other pairs than this split.")
+    run.figures = old["figures"]
+    run.data["command"] = old["command"] + " && " + run.data["command"]
+    return {
+        label: {key: [it[f"{label}_{key}"] for it in old["items"]] for key in ("k1", "kmax")}
+        for label in run.figures["judges"]
+    }

@@ -128,6 +128,15 @@ def model_for(args: argparse.Namespace) -> str | None:
     return None
 
 
+def job_chains(args: argparse.Namespace) -> int:
+    """The most chains this one judgement can take: ``--k`` (JudgeConfig's default when not
+    given), ``--max-k`` for ``--k auto``."""
+    k = getattr(args, "k", JudgeConfig.k)
+    if k == "auto":
+        return int(getattr(args, "max_k", JudgeConfig.max_k))
+    return int(k)
+
+
 def run(args: argparse.Namespace) -> int:
     item = load_item(args)
     model = model_for(args)
@@ -152,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         pointwise_template=args.template if pointwise else None,
         engine_options=engine_options(args.engine_option),
         meta_rm=args.meta_rm,
+        job_chains=job_chains(args),
         **config_overrides(args, JudgeConfig),
     )
     load_s = time.perf_counter() - start

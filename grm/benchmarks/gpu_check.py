@@ -1,8 +1,8 @@
 """The Python steps of scripts/gpu_check.sh (see there): seeds, the GRPO config, the record.
 
-    python scripts/gpu_check.py seeds OUT.json          per-request seeds on vLLM with CUDA
-    python scripts/gpu_check.py grpo-config DIR         a one-step colocated GRPO config
-    python scripts/gpu_check.py record WORK OUT.json    every step's outcome and figures
+    python -m grm.benchmarks.gpu_check seeds OUT.json          per-request seeds on vLLM with CUDA
+    python -m grm.benchmarks.gpu_check grpo-config DIR         a one-step colocated GRPO config
+    python -m grm.benchmarks.gpu_check record WORK OUT.json    every step's outcome and figures
 
 Each step of the shell script leaves its exit status in WORK/steps.jsonl and its figures in
 WORK/<step>.json (or, for the GRPO step, the trainer's metrics.jsonl); ``record`` reads
