@@ -125,6 +125,28 @@ def view_scalar_rm(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def view_judges(records: list[dict[str, Any]]) -> str:
+    """Several judges on one held-out split with paired differences (``eval_heldout``)."""
+    from grm.benchmarks.heldout import judges_table
+
+    r = records[0]
+    return judges_table(r["figures"], r["args"]["k"])
+
+
+def view_verl_loop(records: list[dict[str, Any]]) -> str:
+    """verl's reward-loop path against grm serve (``grm.benchmarks.verl_loop``)."""
+    from grm.benchmarks.verl_loop import table
+
+    return table(records[0]["figures"])
+
+
+def view_engine_pick(records: list[dict[str, Any]]) -> str:
+    """The main job on each engine and k (``grm.benchmarks.engine_pick``)."""
+    from grm.benchmarks.engine_pick import table
+
+    return table(records[0]["figures"])
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "compare": view_compare,
@@ -134,6 +156,9 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "ranking": view_ranking,
     "tip_budget": view_tip_budget,
     "scalar_rm": view_scalar_rm,
+    "judges": view_judges,
+    "verl_loop": view_verl_loop,
+    "engine_pick": view_engine_pick,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 
