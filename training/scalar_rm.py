@@ -171,6 +171,22 @@ def _value(text: str) -> Any:
         return text
 
 
+CONFIG_HELP = (
+    "a grm train YAML: its data's prompt-disjoint split (train or held-out side), the same "
+    "pairs the generative judge of that config trains and is measured on"
+)
+
+
+def config_split(config: str, side: str) -> list[TaskRow]:
+    """The train or held-out rows of a ``grm train`` config's data (its length filter and
+    split by prompt)."""
+    from grm.training.config import TrainConfig
+    from grm.training.user_data import prepare_for
+
+    report = prepare_for(TrainConfig.from_yaml(config))
+    return list(report.train if side == "train" else report.heldout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grm.training.scalar_rm", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -179,12 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--model", default=None, help="base checkpoint (default: the embedded one)")
     t.add_argument("--pairs", type=int, default=320, help="training pairs of the suite")
     t.add_argument("--data", default=None, help="a preference file instead of the suite")
+    t.add_argument("--config", default=None, help=CONFIG_HELP)
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     e = sub.add_parser("eval", help="accuracy on held-out pairs")
     e.add_argument("model_dir")
     e.add_argument("--per-kind", type=int, default=50)
     e.add_argument("--offset", type=int, default=0)
     e.add_argument("--data", default=None, help="a preference file instead of the suite")
+    e.add_argument("--config", default=None, help=CONFIG_HELP)
     e.add_argument("--json", default=None, help="write the report (per-pair scores too) here")
     e.add_argument(
         "--record", default=None, metavar="NAME", help="also write docs/records/NAME.json"
@@ -192,7 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     if args.cmd == "train":
-        if args.data:
+        if args.config:
+            rows = config_split(args.config, "train")[: args.pairs]
+        elif args.data:
             from grm.training.data import load_preferences
 
             rows = load_preferences(args.data)[: args.pairs]
@@ -204,7 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(json.dumps({"saved": str(out)}))
         return 0
-    if args.data:
+    if args.config:
+        rows = config_split(args.config, "heldout")
+    elif args.data:
         from grm.training.data import load_preferences
 
         rows = load_preferences(args.data)
