@@ -5,7 +5,9 @@ slow answer, or a quick one. The async side sleeps with ``asyncio.sleep``, so a 
 request really stops waiting, as a vLLM request is aborted.
 
 ``hang_on``: a call whose prompt contains this text hangs (the others answer at once), for
-tests that need one particular request to hang. ``events``: a file where every call appends
+tests that need one particular request to hang; a forcing call (``choice_logprobs``,
+``sequence_logprobs``) also hangs on ``STALL_FORCED``, so a request can be stopped in its
+forced read after its chains were sampled. ``events``: a file where every call appends
 ``start``, ``done`` or ``cancelled`` (one line each), so a test outside the server process
 can see that a request's engine work was really cancelled.
 """
@@ -30,6 +32,11 @@ def clean(text: str) -> bool:
     return text.endswith(".") and "\n" not in text and "<|" not in text
 
 
+#: A prompt with this text hangs only in its forced read (with ``hang_on`` set), and its
+#: pointwise chains give no score, so that read happens.
+STALL_FORCED = "STALLFORCED"
+
+
 def verdict_script(prompt: str, i: int) -> str:
     """A pointwise score when asked; else the verdict for the clean response (A on a tie).
 
@@ -37,7 +44,7 @@ def verdict_script(prompt: str, i: int) -> str:
     handed the judge a response with chat-template debris left in it.
     """
     if "Final Scores" in prompt:
-        return "Looks fine. Final Scores: [[7]]"
+        return "No score given." if STALL_FORCED in prompt else "Looks fine. Final Scores: [[7]]"
     slots = dict(_SLOT.findall(prompt))
     pick = "B" if not clean(slots.get("A", "")) and clean(slots.get("B", "")) else "A"
     return f"{pick} is right. Final verdict: [[{pick}]]"
@@ -70,18 +77,19 @@ class FaultEngine(FakeEngine):
             with self._lock, self.events.open("a") as f:
                 f.write(event + "\n")
 
-    async def _fate(self, prompts: Sequence[str] = ()) -> None:
+    async def _fate(self, prompts: Sequence[str] = (), forced: bool = False) -> None:
         self._record("start")
         try:
-            await self._delay(prompts)
+            await self._delay(prompts, forced)
         except asyncio.CancelledError:
             self._record("cancelled")
             raise
         self._record("done")
 
-    async def _delay(self, prompts: Sequence[str]) -> None:
+    async def _delay(self, prompts: Sequence[str], forced: bool = False) -> None:
         if self.hang_on is not None:
-            if any(self.hang_on in p for p in prompts):
+            words = (self.hang_on, STALL_FORCED) if forced else (self.hang_on,)
+            if any(w in p for p in prompts for w in words):
                 await self._sleep(self.hang_s)
             return
         with self._lock:
@@ -110,13 +118,13 @@ class FaultEngine(FakeEngine):
     async def achoice_logprobs(
         self, prompts: Sequence[str], choices: Sequence[str]
     ) -> list[list[float]]:
-        await self._fate(prompts)
+        await self._fate(prompts, forced=True)
         return self.choice_logprobs(prompts, choices)
 
     async def asequence_logprobs(
         self, prompts: Sequence[str], candidates: Sequence[str]
     ) -> list[list[float]]:
-        await self._fate(prompts)
+        await self._fate(prompts, forced=True)
         return self.sequence_logprobs(prompts, candidates)
 
 

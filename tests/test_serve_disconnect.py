@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from fault_engine import STALL_FORCED
 
 PAIR = {"prompt": "What is 2 + 2?", "responses": ["4", "5"], "k": 2}
 
@@ -69,6 +70,9 @@ def test_a_client_that_leaves_cancels_its_engine_work(hanging: tuple[str, Path])
         {**PAIR, "prompt": "HANG compare"},  # awaited on the event loop
         {"mode": "rank", "method": "knockout", "prompt": "HANG rank",  # its rounds awaited too
          "responses": ["a", "b", "c"], "k": 1},
+        # A pointwise rank whose chains give no score: it stops in the forced score read.
+        {"mode": "rank", "method": "pointwise", "prompt": f"{STALL_FORCED} rank",
+         "responses": ["a", "b"], "k": 2},
     ]  # fmt: skip
     gone = _metric(url, "grm_client_disconnects_total")
     closed = _metric(url, 'grm_requests_total{code="499",route="/judge"}')
@@ -76,7 +80,9 @@ def test_a_client_that_leaves_cancels_its_engine_work(hanging: tuple[str, Path])
     for body in bodies:
         started = _count(events, "start")
         sock = _raw_post(url, json.dumps(body).encode())
-        _wait_for(events, "start", started + 1, within_s=30)
+        # The pointwise rank hangs in its second engine call (sampling answers at once).
+        calls = 2 if STALL_FORCED in body["prompt"] else 1
+        _wait_for(events, "start", started + calls, within_s=30)
         sock.close()  # the client hangs up mid-request
         # Cancelled within seconds, not at the 120 s deadline.
         cancelled += 1
@@ -92,13 +98,13 @@ def test_a_client_that_leaves_cancels_its_engine_work(hanging: tuple[str, Path])
         assert time.monotonic() - start < 10
         time.sleep(0.05)
     assert _metric(url, "grm_chains_in_flight") == 0  # the admitted chains were released
-    assert _metric(url, "grm_client_disconnects_total") == gone + 3
-    assert _metric(url, 'grm_requests_total{code="499",route="/judge"}') == closed + 3
+    assert _metric(url, "grm_client_disconnects_total") == gone + 4
+    assert _metric(url, 'grm_requests_total{code="499",route="/judge"}') == closed + 4
     assert _metric(url, "grm_timeouts_total") == 0
     # The service still answers, and a request that finishes is not counted as gone.
     r = httpx.post(f"{url}/judge", json=PAIR, timeout=30)
     assert r.status_code == 200 and r.json()["k_used"] == 2
-    assert _metric(url, "grm_client_disconnects_total") == gone + 3
+    assert _metric(url, "grm_client_disconnects_total") == gone + 4
     assert _count(events, "cancelled") == cancelled
 
 
