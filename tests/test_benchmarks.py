@@ -1,6 +1,7 @@
 """The benchmark harness (grm.benchmarks) and the docs rendered from its records.
 
-The render check runs here so CI fails when docs/benchmarks.md drifts from docs/records/.
+The render check runs here so CI fails when docs/benchmarks.md or docs/serving.md drifts from
+docs/records/.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SCALING = ROOT / "docs" / "bench_scaling.json"
 
 
-def test_benchmarks_doc_matches_its_records() -> None:
-    assert render.main([str(ROOT / "docs" / "benchmarks.md"), "--check"]) == 0
+@pytest.mark.parametrize("doc", ["benchmarks.md", "serving.md"])
+def test_docs_match_their_records(doc: str) -> None:
+    assert render.main([str(ROOT / "docs" / doc), "--check"]) == 0
 
 
 def _doc(tmp_path: Path, body: str) -> Path:
