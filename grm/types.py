@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Message = dict[str, str]
 #: A prompt is a plain string or a chat conversation (a list of ``{"role", "content"}``).
@@ -146,6 +146,50 @@ class Chain:
     meta_score: float | None = None
     """The meta RM's logit that this chain's judgment is right (see grm.meta); None when
     no meta RM rated it."""
+
+
+def chain_dict(c: Chain, text: bool = True) -> dict[str, Any]:
+    """A chain as JSON (the one schema of every output that holds chains: ``grm judge
+    --chains``, the server's ``chains``, ``grm label --chains``, saved-chain files):
+    ``order``, ``winner`` (a response index or None), ``scores``, ``tie``, ``p_first``,
+    ``forced``, ``tokens``, ``meta_score``, and ``text`` unless ``text=False``.
+
+    >>> c = Chain("A is right. [[A]]", (1, 0), Judgment(winner=1), completion_tokens=6)
+    >>> chain_of(chain_dict(c)) == c
+    True
+    """
+    j = c.judgment
+    out: dict[str, Any] = {"text": c.text} if text else {}
+    out.update(
+        order=list(c.order),
+        winner=j.winner,
+        scores=list(j.scores) if j.scores is not None else None,
+        tie=j.tie,
+        p_first=j.p_first,
+        forced=c.forced,
+        tokens=c.completion_tokens,
+        meta_score=c.meta_score,
+    )
+    return out
+
+
+def chain_of(d: dict[str, Any]) -> Chain:
+    """The inverse of :func:`chain_dict` (fields it lacks take Chain's defaults)."""
+    scores = d.get("scores")
+    judgment = Judgment(
+        winner=d.get("winner"),
+        scores=tuple(scores) if scores is not None else None,
+        p_first=d.get("p_first"),
+        tie=bool(d.get("tie", False)),
+    )
+    return Chain(
+        d.get("text", ""),
+        tuple(d["order"]),
+        judgment,
+        bool(d.get("forced", False)),
+        int(d.get("tokens", 0)),
+        meta_score=d.get("meta_score"),
+    )
 
 
 # Directive feedback: a score says how good a response is; the critique says what is wrong

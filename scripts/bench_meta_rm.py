@@ -36,8 +36,6 @@ from grm.benchmarks.cli import add_common, set_threads
 from grm.benchmarks.meta_vote import (
     Sampled,
     chain_auc,
-    chain_dict,
-    chain_of,
     compare_methods,
     sample_pairs,
     score_chains,
@@ -45,6 +43,7 @@ from grm.benchmarks.meta_vote import (
     train_config,
 )
 from grm.benchmarks.record import Run, header
+from grm.types import chain_dict, chain_of
 
 
 def main() -> None:

@@ -109,26 +109,6 @@ def chain_auc(
     return auc, labels
 
 
-def chain_dict(c: Chain) -> dict[str, Any]:
-    """A chain as the saved-chains file holds it."""
-    j = c.judgment
-    return {
-        "text": c.text,
-        "order": list(c.order),
-        "winner": j.winner,
-        "tie": j.tie,
-        "p_first": j.p_first,
-        "forced": c.forced,
-        "tokens": c.completion_tokens,
-    }
-
-
-def chain_of(d: dict[str, Any]) -> Chain:
-    """The inverse of :func:`chain_dict`."""
-    judgment = Judgment(winner=d["winner"], p_first=d["p_first"], tie=d["tie"])
-    return Chain(d["text"], tuple(d["order"]), judgment, d["forced"], d["tokens"])
-
-
 def balanced_blocks(chains: Sequence[Chain], k: int) -> list[list[int]]:
     """Disjoint blocks of k chain indices, k/2 from each response order."""
     by_order: dict[tuple[int, ...], list[int]] = {}

@@ -24,6 +24,7 @@ from grm.inference import engine_names
 from grm.judges import EMBEDDED, judge_names
 from grm.stopping import stopping_rule_names
 from grm.templates import get_template, template_names
+from grm.types import chain_dict
 
 #: JudgeConfig fields whose values are registry names: the flag's choices come from there.
 REGISTRY_CHOICES = {"aggregator": aggregator_names, "stopping": stopping_rule_names}
@@ -177,15 +178,7 @@ def run(args: argparse.Namespace) -> int:
     out["model"] = model or EMBEDDED
     if args.json:
         if args.chains:
-            out["chains"] = [
-                {
-                    "order": list(c.order),
-                    "forced": c.forced,
-                    "meta_score": c.meta_score,
-                    "text": c.text,
-                }
-                for c in result.chains
-            ]
+            out["chains"] = [chain_dict(c) for c in result.chains]
         print(json.dumps(out, indent=2))
         return 0
     if args.chains:

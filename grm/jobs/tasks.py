@@ -17,7 +17,7 @@ from grm.jobs.config import JobConfig
 from grm.jobs.ids import chunk_budget, chunk_seed, content_id, raw_id
 from grm.jobs.rows import pair_request, rank_item
 from grm.ranking import RankConfig, Ranking, RankItem
-from grm.types import JudgeRequest, Result
+from grm.types import JudgeRequest, Result, chain_dict
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +52,6 @@ def _fits(rm: Any, template: Any, request: JudgeRequest, cfg: JobConfig) -> None
 
     jc = rm.config.with_(k=cfg.k, **cfg.judge_options)
     prepare(rm.engine, template, request, 0, jc)
-
-
-def _chain(c: Any) -> dict[str, Any]:
-    j = c.judgment
-    return {
-        "text": c.text,
-        "order": list(c.order),
-        "winner": j.winner,
-        "scores": list(j.scores) if j.scores is not None else None,
-        "tie": j.tie,
-        "forced": c.forced,
-        "tokens": c.completion_tokens,
-    }
 
 
 def verdict(r: Result) -> str:
@@ -125,7 +112,7 @@ class LabelTask:
         if cfg.feedback:
             out["grm_feedback"] = r.feedback
         if cfg.chains:
-            out["grm_chains"] = [_chain(c) for c in r.chains]
+            out["grm_chains"] = [chain_dict(c) for c in r.chains]
         return out
 
 
@@ -178,7 +165,7 @@ class RankTask:
             "grm_completion_tokens": r.completion_tokens,
         }
         if cfg.chains:
-            out["grm_chains"] = [[_chain(c) for c in x.chains] for x in r.results]
+            out["grm_chains"] = [[chain_dict(c) for c in x.chains] for x in r.results]
         return out
 
 

@@ -41,7 +41,7 @@ from grm.serve.config import ServerConfig
 from grm.serve.metrics import Metrics
 from grm.serve.openrlhf import label_text, response_of, strip_special
 from grm.serve.protocol import BatchBody, JudgeBody, K, RewardBody
-from grm.types import JudgeRequest, Result
+from grm.types import JudgeRequest, Result, chain_dict
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,9 +106,7 @@ def summary(result: Result, chains: bool = False) -> dict[str, Any]:
     """A result as the JSON the routes answer with (its chains on request)."""
     out = result.summary()
     if chains:
-        out["chains"] = [
-            {"order": list(c.order), "forced": c.forced, "text": c.text} for c in result.chains
-        ]
+        out["chains"] = [chain_dict(c) for c in result.chains]
     return out
 
 
