@@ -14,14 +14,17 @@ The fix has two halves:
   one extra copy of the weights in memory: ~0.5 GB for a 135M model in fp32). It also gives
   the KV cache a fixed size: vLLM-CPU otherwise sizes it as ``gpu_memory_utilization`` x RAM
   minus the memory the process already holds, which in a trainer process (the policy, its
-  optimizer, torch) leaves a few MB or less than nothing, and the engine fails to start;
+  optimizer, torch) leaves a few MB or less than nothing, and the engine fails to start; and
+  it builds TRL's engine in float32 where the CPU has no bfloat16 kernels (TRL passes no
+  dtype, and vLLM's "auto" would emulate bfloat16 there);
 * :func:`repack_cpu_weights` — after the new tensors are loaded, pack every layer again so
   the kernels use them. :func:`patch_colocate_sync` wraps a trainer's ``sync_weights``.
 
 On GPU none of this applies and TRL's own sync is used unchanged.
 
 Both halves patch private internals of vLLM (``dispatch_cpu_unquantized_gemm``, the engine's
-``driver_worker.model_runner.model``) and of TRL (``trainer.vllm_generation.sync_weights``),
+``driver_worker.model_runner.model``) and of TRL (``trainer.vllm_generation.sync_weights``,
+``trl.generation.vllm_generation.LLM``),
 so they check first: the installed vLLM and TRL must lie in :data:`TESTED` (the versions
 this code was tested with, pinned in pyproject.toml), and every patch target must exist; a
 patch that finds nothing to patch raises instead of silently doing nothing. Set
@@ -33,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import importlib.util
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -138,12 +142,29 @@ CPU_KV_CACHE_GIB = 1
 
 @contextlib.contextmanager
 def keep_cpu_weights(kv_cache_gib: int = CPU_KV_CACHE_GIB) -> Iterator[None]:
-    """Within the block, vLLM's CPU GEMM dispatch keeps ``layer.weight`` after packing, and
-    the KV cache is ``kv_cache_gib`` unless ``VLLM_CPU_KVCACHE_SPACE`` says otherwise."""
+    """Within the block, vLLM's CPU GEMM dispatch keeps ``layer.weight`` after packing, the
+    KV cache is ``kv_cache_gib`` unless ``VLLM_CPU_KVCACHE_SPACE`` says otherwise, and TRL's
+    ``LLM`` (built without a dtype, so vLLM's "auto": bfloat16 on CPU) gets the dtype grm's
+    own vLLM engine uses on this CPU (:func:`grm.inference.vllm_engine.cpu_dtype`: float32
+    where bfloat16 would be emulated, 5x slower)."""
     check_versions(("vllm",))
+    from grm.inference.vllm_engine import cpu_dtype, cpu_flags
     from vllm.model_executor.layers import utils
 
     original = _target(utils, "dispatch_cpu_unquantized_gemm", "keep_cpu_weights")
+    dtype = cpu_dtype("auto", cpu_flags())
+    trl_vllm: Any = None
+    trl_llm: Any = None
+    if dtype != "auto" and importlib.util.find_spec("trl") is not None:
+        from trl.generation import vllm_generation as trl_vllm
+
+        trl_llm = _target(trl_vllm, "LLM", "keep_cpu_weights")
+
+        def llm_in_dtype(*args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("dtype", dtype)
+            return trl_llm(*args, **kwargs)
+
+        trl_vllm.LLM = llm_in_dtype
     set_kv = "VLLM_CPU_KVCACHE_SPACE" not in os.environ
     if set_kv:
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(kv_cache_gib)
@@ -157,6 +178,8 @@ def keep_cpu_weights(kv_cache_gib: int = CPU_KV_CACHE_GIB) -> Iterator[None]:
         yield
     finally:
         utils.dispatch_cpu_unquantized_gemm = original
+        if trl_llm is not None:
+            trl_vllm.LLM = trl_llm
         if set_kv:
             os.environ.pop("VLLM_CPU_KVCACHE_SPACE", None)
 
