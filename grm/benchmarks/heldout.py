@@ -122,16 +122,15 @@ def judge_chains(
     """``model``'s k position-balanced chains per held-out row (temperature 1.0, one batched
     pass): the chains as the metrics see them, load seconds, judging seconds."""
     from grm import RewardModel
-    from grm.training.data import request_of
-    from grm.training.heldout import chain_records
+    from grm.training.heldout import judge_rows
 
     start = time.perf_counter()
     with RewardModel.load(
         model, engine=engine, template=template, max_tokens=max_tokens, temperature=1.0
     ) as rm:
         loaded = time.perf_counter() - start
-        results = rm.compare_batch([request_of(r) for r in rows], k=k, seed=seed)
-    return [chain_records(r) for r in results], loaded, time.perf_counter() - start - loaded
+        chains = judge_rows(rm, rows, k, seed=seed)
+    return chains, loaded, time.perf_counter() - start - loaded
 
 
 def add_judge(
