@@ -60,7 +60,8 @@ async def arun_steps(judge: Any, steps: RankSteps, engine: Any = None) -> list[R
         call = next(steps)
         while True:
             batch = judge.acompare_batch if call.mode == "compare" else judge.ascore_batch
-            call = steps.send(await batch(list(call.requests), call.k, engine, **call.overrides))
+            got = await batch(list(call.requests), call.k, engine=engine, **call.overrides)
+            call = steps.send(got)
     except StopIteration as stop:
         return stop.value
 
