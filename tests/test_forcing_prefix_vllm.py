@@ -29,6 +29,8 @@ def test_forced_verdicts_continue_the_sampled_ids(vllm_engine: Any, monkeypatch:
     requests = [
         JudgeRequest("What is 17 + 25?", ("17 + 25 = 42.", "17 + 25 = 43.")),
         JudgeRequest("What is 31 + 12?", ("31 + 12 = 44.", "31 + 12 = 43.")),
+        JudgeRequest("What is 9 x 6?", ("9 x 6 = 54.", "9 x 6 = 56.")),
+        JudgeRequest("What is 70 - 28?", ("70 - 28 = 42.", "70 - 28 = 48.")),
     ]
     preps = [prepare(engine, template, r, i, cfg) for i, r in enumerate(requests)]
     orders = [[(0, 1), (0, 1), (1, 0), (1, 0)]] * len(preps)
