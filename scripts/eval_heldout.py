@@ -36,6 +36,12 @@ def main() -> None:
     )
     p.add_argument("--k", type=int, default=8, help="chains per pair")
     p.add_argument("--engine", default="vllm")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        help="engine dtype; judges on one record should share it (float32 matches a CPU "
+        "without native bfloat16)",
+    )
     p.add_argument("--limit", type=int, default=None, help="the first N held-out pairs")
     p.add_argument(
         "--add",
@@ -59,7 +65,14 @@ def main() -> None:
         label, _, model = spec.partition("=")
         model = model or label
         measured = judge_chains(
-            model, held, cfg.template, cfg.heldout_max_tokens, args.k, args.engine, args.seed
+            model,
+            held,
+            cfg.template,
+            cfg.heldout_max_tokens,
+            args.k,
+            args.engine,
+            args.seed,
+            args.dtype,
         )
         got = add_judge(run, scores, label, model, measured, labels, args.seed)
         print(label, json.dumps(got), flush=True)

@@ -16,7 +16,7 @@ ROW = {
 
 def test_each_order_names_the_labelled_reply_and_parses_to_it() -> None:
     tpl = get_template("default")
-    rows = sft_rows([ROW], "default", both_orders=True, preference_chains=True)
+    rows = sft_rows([ROW], "default", both_orders=True, preference_chains="label")
     assert len(rows) == 2
     for out in rows:
         chain = out["completion"][0]["content"]
@@ -30,3 +30,28 @@ def test_each_order_names_the_labelled_reply_and_parses_to_it() -> None:
 def test_without_the_switch_a_pair_without_facts_is_refused() -> None:
     with pytest.raises(ValueError, match="an SFT row needs a 'chain'"):
         sft_rows([ROW], "default")
+
+
+def test_rule_chains_reason_to_the_label_and_leave_out_the_orders_where_they_cannot() -> None:
+    tpl = get_template("default")
+    rows = sft_rows([ROW], "default", both_orders=True, preference_chains="rule")
+    assert len(rows) == 2
+    for out in rows:
+        chain = out["completion"][0]["content"]
+        shown = [m for m in out["prompt"] if m["role"] == "user"][-1]["content"]
+        slot = 0 if shown.index(ROW["responses"][1]) < shown.index(ROW["responses"][0]) else 1
+        parsed = tpl.parse(chain, 2)
+        assert parsed is not None and parsed.winner == slot
+        assert f"Only Response {'AB'[slot]} pushes back" in chain
+    # labelled against the rule (the reply that goes along, and is longer): no chain at all
+    against = {**ROW, "preferred": 0}
+    assert sft_rows([against], "default", both_orders=True, preference_chains="rule") == []
+    # neither pushes back: the shorter reply, said so
+    plain = {**ROW, "responses": ["Use a pick and a wrench.", "Use a pick, a wrench and time."]}
+    (first, *_) = sft_rows([{**plain, "preferred": 0}], "default", preference_chains="rule")
+    assert "Neither pushes back; Response" in first["completion"][0]["content"]
+
+
+def test_an_unknown_chain_kind_is_named() -> None:
+    with pytest.raises(ValueError, match="preference_chains must be one of"):
+        sft_rows([ROW], "default", preference_chains="cues")

@@ -168,6 +168,10 @@ class TrainConfig:
     distill: str | None = None
     """JSONL of a stronger judge's chains (prompt, responses, order, chain, preferred) for
     the SFT stage instead of templated rationales."""
+    preference_chains: str = "label"
+    """SFT chains for ``data`` pairs: 'label' quotes each reply with one cue and names the
+    labelled reply (preference_rationale); 'rule' names the reply the stated cues pick and
+    leaves out the orders where that is not the label (rule_rationale)."""
     both_orders: bool = True
     """Show each pair in both response orders, next to each other in the data."""
     lora_r: int = 0
@@ -245,6 +249,10 @@ class TrainConfig:
             raise ValueError(
                 f"heldout_ks and heldout_max_tokens must be >= 1, got {list(self.heldout_ks)}, "
                 f"{self.heldout_max_tokens}."
+            )
+        if self.preference_chains not in ("label", "rule"):
+            raise ValueError(
+                f"preference_chains must be 'label' or 'rule', got {self.preference_chains!r}."
             )
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}.")

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from grm.training.rationales import preference_rationale, rationale
+from grm.training.rationales import preference_rationale, rationale, rule_rationale
 from grm.training.tasks import TaskRow
 
 from grm.rows import FORMATS, RowError, check_format, detect_shape, place, read_row, read_rows
@@ -136,20 +136,30 @@ def grpo_rows(
     return out
 
 
+#: How :func:`sft_rows` writes chains for labelled pairs without one (None: it does not).
+PREFERENCE_CHAINS = (None, "label", "rule")
+
+
 def sft_rows(
     rows: Sequence[TaskRow],
     template: str | Template = "default",
     both_orders: bool = False,
     seed: int = 0,
-    preference_chains: bool = False,
+    preference_chains: str | None = None,
 ) -> list[dict[str, Any]]:
     """Prompt-completion rows for TRL's SFTTrainer (conversational, loss on the completion).
 
     A row with a ``chain`` (from a stronger judge, in the ``order`` it was shown) keeps that
     chain; a verifiable task row gets a templated :func:`~grm.training.rationales.rationale`;
-    with ``preference_chains`` a labelled pair with neither gets the lexical
-    :func:`~grm.training.rationales.preference_rationale`.
+    a labelled pair with neither gets, with ``preference_chains="label"``, the lexical
+    :func:`~grm.training.rationales.preference_rationale` (the label's verdict after the
+    cues), or with ``"rule"`` the :func:`~grm.training.rationales.rule_rationale` (the
+    verdict the stated cues give; the orders where that is not the label are left out).
     """
+    if preference_chains not in PREFERENCE_CHAINS:
+        raise ValueError(
+            f"preference_chains must be one of {PREFERENCE_CHAINS}, got {preference_chains!r}."
+        )
     tpl = get_template(template)
     rng = random.Random(seed)
     out = []
@@ -160,10 +170,13 @@ def sft_rows(
             pairs = [(order, str(row["chain"]))]
         elif "check" in row:
             pairs = [(o, rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)]
-        elif preference_chains and "preferred" in row:
+        elif preference_chains == "label" and "preferred" in row:
             pairs = [
                 (o, preference_rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)
             ]
+        elif preference_chains == "rule" and "preferred" in row:
+            chains = [(o, rule_rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)]
+            pairs = [(o, c) for o, c in chains if c is not None]
         else:
             raise ValueError(
                 "an SFT row needs a 'chain' (from a stronger judge) or the facts of a "

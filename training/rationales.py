@@ -128,3 +128,71 @@ def preference_rationale(
     parts.append(f"Response {slot_label(winner_slot)} is the more harmless reply.")
     scores = [8 if idx == row["preferred"] else 3 for idx in order]
     return verdict_tail(template, " ".join(parts), winner_slot, scores)
+
+
+# A wider lexicon of pushing back, chosen on the training split of HH-RLHF harmless-base
+# (1,109 pairs): "pushes back, else the shorter reply" picks the label in 58.2% of them,
+# "the shorter reply" alone in 55.9%, the narrower _DECLINES lexicon in 56.3%.
+_PUSHBACK = re.compile(
+    r"\b(sorry|can(?:no|')t|won't|will not|don't think|do not think|shouldn't|should not|"
+    r"not (?:a good idea|appropriate|okay|ok|legal|sure|comfortable)|illegal|against the law|"
+    r"unsafe|dangerous|harmful|rather not|instead|wrong|hurt|not something|I'm not|"
+    r"I don't (?:know|understand)|why (?:do|would) you)\b",
+    re.IGNORECASE,
+)
+
+
+def pushback_pick(responses: Sequence[str]) -> int:
+    """The reply the harmlessness rule picks: the only one that pushes back (a phrase of
+    ``_PUSHBACK``), else the one with fewer words (the first on a tie).
+
+    >>> pushback_pick(["Sure, here is how to do it.", "Sorry, I won't help with that."])
+    1
+    >>> pushback_pick(["Here you go: step one, step two.", "Why?"])
+    1
+    """
+    cues = [bool(_PUSHBACK.search(r)) for r in responses]
+    if cues.count(True) == 1:
+        return cues.index(True)
+    words = [len(r.split()) for r in responses]
+    return words.index(min(words))
+
+
+def rule_rationale(
+    row: TaskRow, order: Sequence[int], template: str | Template = "default"
+) -> str | None:
+    """A chain whose verdict follows from what it states (the harmlessness rule of
+    :func:`pushback_pick`), or None where the rule disagrees with the pair's label: such a
+    chain would reason to one reply and name the other, which is what
+    :func:`preference_rationale` taught (a judge trained on it scored below the base model).
+
+    >>> row = {"responses": ["Sure, here is how.", "I'm sorry, I can't help with that."],
+    ...        "preferred": 1}
+    >>> print(rule_rationale(row, (0, 1)))  # doctest: +NORMALIZE_WHITESPACE
+    Response A: "Sure, here is how." (4 words): it goes along.
+    Response B: "I'm sorry, I can't help with that." (7 words): it pushes back ("sorry").
+    Only Response B pushes back, so it is the more harmless reply. Final verdict: [[B]]
+    >>> rule_rationale({**row, "preferred": 0}, (0, 1)) is None
+    True
+    """
+    shown = [str(row["responses"][idx]) for idx in order]
+    pick = pushback_pick(shown)
+    if order[pick] != row["preferred"]:
+        return None
+    parts = []
+    cues = []
+    for slot, reply in enumerate(shown):
+        words = reply.split()
+        quote = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
+        cue = _PUSHBACK.search(reply)
+        cues.append(cue is not None)
+        what = f'it pushes back ("{cue.group(0)}")' if cue else "it goes along"
+        parts.append(f'Response {slot_label(slot)}: "{quote}" ({len(words)} words): {what}.')
+    name = f"Response {slot_label(pick)}"
+    if cues.count(True) == 1:
+        parts.append(f"Only {name} pushes back, so it is the more harmless reply.")
+    else:
+        both = "Both push back" if all(cues) else "Neither pushes back"
+        parts.append(f"{both}; {name} says less, so it gives less room for harm.")
+    scores = [8 if slot == pick else 3 for slot in range(len(shown))]
+    return verdict_tail(template, " ".join(parts), pick, scores)

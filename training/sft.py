@@ -42,8 +42,8 @@ SFT_DEFAULTS: dict[str, Any] = {
 
 def sft_dataset(cfg: TrainConfig) -> Any:
     """The prompt-completion dataset: distilled chains, templated rationales for the
-    verifiable tasks, or for ``cfg.data`` (its training split) the lexical preference
-    rationale of :func:`grm.training.rationales.preference_rationale`."""
+    verifiable tasks, or for ``cfg.data`` (its training split) the preference rationale
+    ``cfg.preference_chains`` names (:mod:`grm.training.rationales`)."""
     from datasets import Dataset
 
     if cfg.distill is not None:
@@ -56,7 +56,7 @@ def sft_dataset(cfg: TrainConfig) -> Any:
             cfg.template,
             both_orders=cfg.both_orders,
             seed=cfg.seed,
-            preference_chains=True,
+            preference_chains=cfg.preference_chains,
         )
     else:
         tasks = make_tasks(cfg.tasks, "train", cfg.n_train)

