@@ -128,6 +128,33 @@ def test_compare_reproduces_the_documented_difference_and_refuses_other_pairs() 
     assert len(chain_records(a)) == 300
 
 
+def test_rules_score_each_split_and_judges_agree_only_on_their_own_pairs() -> None:
+    from grm.benchmarks.cue_rules import measure
+
+    rows = [
+        {"responses": ["Sure, here is how.", "Sorry, no."], "preferred": 1},
+        {"responses": ["Go ahead and do it now.", "Ok."], "preferred": 0},
+    ]
+    judges = {
+        "name": "j",
+        "items": [{"label": 1, "a_kmax": 1.0}, {"label": 0, "a_kmax": 0.5}],
+        "figures": {"judges": {"a": {}}},
+    }
+    got = measure(rows, rows, judges)
+    acc = {(r["rule"], r["split"]): r["accuracy"]["mean"] for r in got["rules"]}
+    assert acc == {
+        ("shorter", "train"): 0.5,
+        ("shorter", "held-out"): 0.5,
+        ("pushback-else-shorter", "train"): 0.5,
+        ("pushback-else-shorter", "held-out"): 0.5,
+    }
+    # the judge: right on the first pair (as both rules), a tie on the second (both wrong)
+    assert [r["share"]["mean"] for r in got["agreement"]] == [0.75, 0.75]
+    judges["items"][1]["label"] = 1
+    with pytest.raises(ValueError, match="not on this config's held-out pairs"):
+        measure(rows, rows, judges)
+
+
 DOCTESTED = [
     "grm.benchmarks.record",
     "grm.benchmarks.cli",
@@ -139,6 +166,7 @@ DOCTESTED = [
     "grm.benchmarks.timing",
     "grm.benchmarks.serving",
     "grm.benchmarks.meta_vote",
+    "grm.benchmarks.cue_rules",
 ]
 
 

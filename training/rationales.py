@@ -130,9 +130,10 @@ def preference_rationale(
     return verdict_tail(template, " ".join(parts), winner_slot, scores)
 
 
-# A wider lexicon of pushing back, chosen on the training split of HH-RLHF harmless-base
-# (1,109 pairs): "pushes back, else the shorter reply" picks the label in 58.2% of them,
-# "the shorter reply" alone in 55.9%, the narrower _DECLINES lexicon in 56.3%.
+# A wider lexicon of pushing back than _DECLINES, chosen on the training split of HH-RLHF
+# harmless-base (1,109 pairs): "the only reply that pushes back, else the shorter one" picks
+# the label in 57.6% of them, "the shorter reply" alone in 55.5% (grm.benchmarks.cue_rules,
+# record hh-rules).
 _PUSHBACK = re.compile(
     r"\b(sorry|can(?:no|')t|won't|will not|don't think|do not think|shouldn't|should not|"
     r"not (?:a good idea|appropriate|okay|ok|legal|sure|comfortable)|illegal|against the law|"

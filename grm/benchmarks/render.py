@@ -147,6 +147,13 @@ def view_engine_pick(records: list[dict[str, Any]]) -> str:
     return table(records[0]["figures"])
 
 
+def view_rules(records: list[dict[str, Any]]) -> str:
+    """Lexical rules on a preference split and judges' agreement (``cue_rules``)."""
+    from grm.benchmarks.cue_rules import table
+
+    return table(records[0]["figures"])
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "compare": view_compare,
@@ -159,6 +166,7 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "judges": view_judges,
     "verl_loop": view_verl_loop,
     "engine_pick": view_engine_pick,
+    "rules": view_rules,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 
