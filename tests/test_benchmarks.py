@@ -167,6 +167,7 @@ DOCTESTED = [
     "grm.benchmarks.serving",
     "grm.benchmarks.meta_vote",
     "grm.benchmarks.cue_rules",
+    "grm.benchmarks.cpu_dtype",
 ]
 
 

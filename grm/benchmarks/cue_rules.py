@@ -40,9 +40,7 @@ def rules() -> dict[str, Callable[[Sequence[str]], int]]:
 
 def right(rule: Callable[[Sequence[str]], int], rows: Sequence[Any]) -> list[float]:
     """Per row, 1.0 where ``rule`` picks the labelled reply, else 0.0."""
-    return [
-        float(rule([str(r) for r in row["responses"]]) == row["preferred"]) for row in rows
-    ]
+    return [float(rule([str(r) for r in row["responses"]]) == row["preferred"]) for row in rows]
 
 
 def agreement(judge: Sequence[float], rule: Sequence[float]) -> list[float]:

