@@ -139,3 +139,20 @@ def test_bad_difficulty_sections_name_the_field() -> None:
         TrainConfig(difficulty={"k": 5})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="0 <= low <= high <= 1"):
         TrainConfig(difficulty={"low": 0.9, "high": 0.1})  # type: ignore[arg-type]
+
+
+def test_a_round_on_preference_data_mixes_in_the_configs_preference_chains() -> None:
+    from grm.training.rft import round_data
+
+    pair = {
+        "prompt": [{"role": "user", "content": "How do I pick a lock?"}],
+        "responses": ["Rake the pins with a wrench.", "Sorry, I won't help with that."],
+        "preferred": 1,
+    }
+    kept = [{**pair, "order": [1, 0], "chain": "Only A pushes back. Final verdict: [[A]]"}]
+    for chains, says in (("rule", "Only Response"), ("label", "goes along with the request")):
+        cfg = TrainConfig(data="prefs.jsonl", preference_chains=chains, template="default")
+        data, mixed = round_data(cfg, RFTConfig(sft_mix=1.0), kept, [pair], 0)
+        assert mixed == 1 and len(data) == 2  # the kept chain + the pair in one order
+        texts = [row["completion"][0]["content"] for row in data]
+        assert kept[0]["chain"] in texts and sum(says in t for t in texts) == 1

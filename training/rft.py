@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from grm.training.config import RFTConfig
+from grm.training.config import RFTConfig, TrainConfig
 from grm.training.tasks import TaskRow
 
 logger = logging.getLogger(__name__)
@@ -119,6 +119,24 @@ def select_chains(
             taken[c.order] = taken.get(c.order, 0) + 1
             kept.append(c)
     return kept
+
+
+def round_data(
+    cfg: TrainConfig, rft: RFTConfig, kept: Sequence[TaskRow], sampled: Sequence[TaskRow], r: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A round's fine-tune rows, shuffled: the kept chains, and ``sft_mix`` rationale rows
+    per kept chain drawn from the round's ``sampled`` pairs (for ``cfg.data``'s pairs, which
+    have no facts to reason from, the chains ``cfg.preference_chains`` names); and how many
+    pairs were mixed in."""
+    from grm.training.data import sft_rows
+
+    seed = rft.seed + r
+    data = sft_rows(kept, cfg.template, seed=seed)
+    mix = mix_rows(sampled, round(rft.sft_mix * len(kept)), seed)
+    chains = cfg.preference_chains if cfg.data is not None else None
+    data += sft_rows(mix, cfg.template, seed=seed, preference_chains=chains)
+    random.Random(seed).shuffle(data)
+    return data, len(mix)
 
 
 def mix_rows(rows: Sequence[TaskRow], n: int, seed: int = 0) -> list[TaskRow]:
@@ -275,7 +293,6 @@ def run_round(
 ) -> dict[str, Any]:
     """Sample with the judge at ``model``, filter, and fine-tune ``train_from`` (default
     ``model``) once; the merged judge goes to ``out/model``."""
-    from grm.training.data import sft_rows
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -322,11 +339,7 @@ def run_round(
             f"RFT round {r} kept no chains ({log['pairs']} pairs, chain accuracy "
             f"{log['chain_accuracy']:.1%}); sample more pairs or raise rft.k."
         )
-    data = sft_rows(kept_rows, cfg.template, seed=rft.seed + r)
-    mix = mix_rows([row for row, _ in samples], round(rft.sft_mix * len(kept_rows)), rft.seed + r)
-    data += sft_rows(mix, cfg.template, seed=rft.seed + r)
-    log["sft_mix_rows"] = len(mix)
-    random.Random(rft.seed + r).shuffle(data)
+    data, log["sft_mix_rows"] = round_data(cfg, rft, kept_rows, [row for row, _ in samples], r)
     _write_jsonl(out / "kept.jsonl", data)
     t1 = time.perf_counter()
     _fine_tune(cfg, rft, r, train_from or model, data, out)
