@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from grm.training.data import sft_rows
 
@@ -14,14 +16,19 @@ ROW = {
 }
 
 
+def labelled_slot(out: dict[str, Any]) -> int:
+    """Where ROW's labelled reply (its second) is shown in an SFT row's judge prompt."""
+    shown = [m for m in out["prompt"] if m["role"] == "user"][-1]["content"]
+    return 0 if shown.index(ROW["responses"][1]) < shown.index(ROW["responses"][0]) else 1
+
+
 def test_each_order_names_the_labelled_reply_and_parses_to_it() -> None:
     tpl = get_template("default")
     rows = sft_rows([ROW], "default", both_orders=True, preference_chains="label")
     assert len(rows) == 2
     for out in rows:
         chain = out["completion"][0]["content"]
-        shown = [m for m in out["prompt"] if m["role"] == "user"][-1]["content"]
-        slot = 0 if shown.index(ROW["responses"][1]) < shown.index(ROW["responses"][0]) else 1
+        slot = labelled_slot(out)
         parsed = tpl.parse(chain, 2)
         assert parsed is not None and parsed.winner == slot
         assert '"I\'d rather not")' in chain and "goes along with the request" in chain
@@ -38,8 +45,7 @@ def test_rule_chains_reason_to_the_label_and_leave_out_the_orders_where_they_can
     assert len(rows) == 2
     for out in rows:
         chain = out["completion"][0]["content"]
-        shown = [m for m in out["prompt"] if m["role"] == "user"][-1]["content"]
-        slot = 0 if shown.index(ROW["responses"][1]) < shown.index(ROW["responses"][0]) else 1
+        slot = labelled_slot(out)
         parsed = tpl.parse(chain, 2)
         assert parsed is not None and parsed.winner == slot
         assert f"Only Response {'AB'[slot]} pushes back" in chain

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from grm.training.data import FORMATS
+from grm.training.data import FORMATS, PREFERENCE_CHAINS
 from grm.training.tasks import TaskConfig
 
 from grm.templates import get_template
@@ -250,9 +250,10 @@ class TrainConfig:
                 f"heldout_ks and heldout_max_tokens must be >= 1, got {list(self.heldout_ks)}, "
                 f"{self.heldout_max_tokens}."
             )
-        if self.preference_chains not in ("label", "rule"):
+        if self.preference_chains not in PREFERENCE_CHAINS[1:]:
             raise ValueError(
-                f"preference_chains must be 'label' or 'rule', got {self.preference_chains!r}."
+                f"preference_chains must be one of {PREFERENCE_CHAINS[1:]}, "
+                f"got {self.preference_chains!r}."
             )
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}.")

@@ -143,6 +143,16 @@ _PUSHBACK = re.compile(
 )
 
 
+def fewer_words(responses: Sequence[str]) -> int:
+    """The reply with fewer words (the first on a tie).
+
+    >>> fewer_words(["one two three", "one two"])
+    1
+    """
+    words = [len(r.split()) for r in responses]
+    return words.index(min(words))
+
+
 def pushback_pick(responses: Sequence[str]) -> int:
     """The reply the harmlessness rule picks: the only one that pushes back (a phrase of
     ``_PUSHBACK``), else the one with fewer words (the first on a tie).
@@ -153,10 +163,7 @@ def pushback_pick(responses: Sequence[str]) -> int:
     1
     """
     cues = [bool(_PUSHBACK.search(r)) for r in responses]
-    if cues.count(True) == 1:
-        return cues.index(True)
-    words = [len(r.split()) for r in responses]
-    return words.index(min(words))
+    return cues.index(True) if cues.count(True) == 1 else fewer_words(responses)
 
 
 def rule_rationale(

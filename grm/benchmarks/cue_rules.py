@@ -20,20 +20,10 @@ from typing import Any
 from grm.benchmarks.record import Run, figure, load
 
 
-def fewer_words(responses: Sequence[str]) -> int:
-    """The reply with fewer words (the first on a tie).
-
-    >>> fewer_words(["one two three", "one two"])
-    1
-    """
-    words = [len(r.split()) for r in responses]
-    return words.index(min(words))
-
-
 def rules() -> dict[str, Callable[[Sequence[str]], int]]:
     """The rules by name: ``pushback-else-shorter`` is the rule of
     :func:`grm.training.rationales.pushback_pick`."""
-    from grm.training.rationales import pushback_pick
+    from grm.training.rationales import fewer_words, pushback_pick
 
     return {"shorter": fewer_words, "pushback-else-shorter": pushback_pick}
 
@@ -63,10 +53,9 @@ def measure(
     out: dict[str, Any] = {"rules": [], "agreement": []}
     held_right = {}
     for name, rule in rules().items():
-        for split, rows in (("train", train), ("held-out", held)):
-            got = right(rule, rows)
-            out["rules"].append({"rule": name, "split": split, "accuracy": figure(got, seed)})
         held_right[name] = right(rule, held)
+        for split, got in (("train", right(rule, train)), ("held-out", held_right[name])):
+            out["rules"].append({"rule": name, "split": split, "accuracy": figure(got, seed)})
     if judges is not None:
         labels = [row["preferred"] for row in held]
         items = judges["items"]
