@@ -9,6 +9,10 @@ difference from the first on the same pairs.
     .venv/bin/python scripts/eval_heldout.py training/configs/sft-hh-harmless.yaml \\
         --judge base=embedded --judge bundled=grm-judge-135m \\
         --judge hh-sft=runs/judge-hh-sft --k 8 --record hh-heldout
+
+A judge given as a ``grm train`` checkpoint (``OUT/checkpoints-STAGE/checkpoint-N``) also
+gets its training minutes from the run's ``metrics.jsonl``, so checkpoints of one run make a
+learning curve (``--from hh-heldout`` takes the base model's pass from that record).
 """
 
 from __future__ import annotations
@@ -48,6 +52,14 @@ def main() -> None:
         action="store_true",
         help="add the judges to the existing record (same pairs, same first judge)",
     )
+    p.add_argument(
+        "--from",
+        dest="base_record",
+        metavar="RECORD",
+        default=None,
+        help="start a new record from RECORD's first judge (same pairs): the new judges' "
+        "paired differences are taken from it without judging it again",
+    )
     add_common(p, "seed", "record")
     args = p.parse_args()
 
@@ -57,10 +69,17 @@ def main() -> None:
     print(f"{len(held)} held-out pairs, k={args.k}", flush=True)
     run = Run(args.record or "eval-heldout", "eval_heldout", vars(args))
     run.figures = {"judges": {}, "diff": {}}
+    if args.add and args.base_record:
+        raise SystemExit("--add and --from both name a record to start from; pass one.")
     try:
-        scores = resume(run, load(args.record), labels) if args.add else {}
+        if args.add:
+            scores = resume(run, load(args.record), labels)
+        elif args.base_record:
+            scores = resume(run, load(args.base_record), labels, first_only=True)
+        else:
+            scores = {}
     except ValueError as exc:
-        raise SystemExit(f"{exc} Drop --add.") from None
+        raise SystemExit(f"{exc} Drop --add / --from.") from None
     for spec in args.judge:
         label, _, model = spec.partition("=")
         model = model or label

@@ -186,3 +186,65 @@ def test_scaling_tables_read_a_report_with_and_without_a_real_auto_run() -> None
     for sets_ in without["judges"].values():
         sets_["suite"].pop("auto_run")
     assert " (run) |" in tables(with_run) and " (run) |" not in tables(without)
+
+
+def test_a_checkpoint_gets_its_training_seconds_from_its_runs_metrics(tmp_path: Path) -> None:
+    from grm.benchmarks.heldout import checkpoint_seconds
+
+    ckpt = tmp_path / "checkpoints-sft" / "checkpoint-50"
+    ckpt.mkdir(parents=True)
+    assert checkpoint_seconds(ckpt) is None  # no metrics.jsonl: not a logged run
+    lines = [
+        {"stage": "sft", "event": "train_begin", "step": 0},
+        {"stage": "sft", "step": 50, "time_s": 1200.5, "loss": 0.3},
+        {"stage": "grpo", "step": 50, "time_s": 99.0},
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert checkpoint_seconds(ckpt) == 1200.5
+    assert checkpoint_seconds(tmp_path / "checkpoints-sft" / "checkpoint-60") is None
+    assert checkpoint_seconds(tmp_path / "elsewhere" / "checkpoint-50") is None
+
+
+def _judged(label: str, k1: list[float], kmax: list[float], labels: list[int]) -> dict:
+    figs = {"mean": sum(kmax) / len(kmax), "n": len(kmax), "low": 0.0, "high": 1.0}
+    return {
+        "name": "old",
+        "command": f"judge {label}",
+        "figures": {
+            "judges": {label: {"k1": figs, "kmax": figs, "parsed_rate": 1.0, "seconds": 1.0}},
+            "diff": {},
+        },
+        "items": [
+            {"label": y, f"{label}_k1": a, f"{label}_kmax": b}
+            for y, a, b in zip(labels, k1, kmax, strict=True)
+        ],
+    }
+
+
+def test_a_new_record_takes_the_first_judge_and_differences_from_it() -> None:
+    from grm.benchmarks.heldout import add_judge, judges_table, resume
+    from grm.eval_metrics import ChainRecord
+
+    labels = [0, 1, 0, 1]
+    old = _judged("base", [0.5] * 4, [0.5] * 4, labels)
+    old["figures"]["judges"]["other"] = old["figures"]["judges"]["base"]
+    for it in old["items"]:
+        it["other_k1"] = it["other_kmax"] = 0.0
+    run = record.Run("curve", "eval_heldout", {})
+    scores = resume(run, old, labels, first_only=True)
+    assert list(scores) == ["base"] and run.figures["diff"] == {}
+    assert run.data["command"].startswith("(judge base from record old) && ")
+    # Every chain right: one point per pair over the base's half.
+    chains = [[ChainRecord(y, y), ChainRecord(y, y)] for y in labels]
+    ckpt = "runs/x/checkpoints-sft/checkpoint-50"
+    add_judge(run, scores, "steps-50", ckpt, (chains, 0, 1), labels)
+    assert run.figures["diff"]["steps-50"]["kmax"]["mean"] == pytest.approx(0.5)
+    assert set(run.items[0]) == {"label", "base_k1", "base_kmax", "steps-50_k1", "steps-50_kmax"}
+    # No judge is a logged checkpoint here, so the table keeps its six columns.
+    assert judges_table(run.figures, 2).splitlines()[0].count("|") == 7
+    run.figures["judges"]["steps-50"]["train_seconds"] = 600.0
+    table = judges_table(run.figures, 2).splitlines()
+    assert table[0].endswith("training minutes |") and table[3].endswith("| 10.0 |")
+    assert all(line.count("|") == 8 for line in table)
+    with pytest.raises(ValueError, match="other pairs"):
+        resume(run, old, [1, 1, 0, 1], first_only=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from grm.training.config import RFTConfig, TrainConfig
-from grm.training.rft import SampledChain, pair_stats, round_log, select_chains
+from grm.training.rft_select import SampledChain, pair_stats, round_log, select_chains
 
 AB, BA = (0, 1), (1, 0)
 

@@ -36,11 +36,12 @@ import random
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from grm.training.config import RFTConfig, TrainConfig
+from grm.training.rft_select import SampledChain, mix_rows, round_log, select_chains
 from grm.training.tasks import TaskRow
 
 logger = logging.getLogger(__name__)
@@ -55,70 +56,6 @@ RFT_TRAIN_DEFAULTS: dict[str, Any] = {
     "max_length": 1024,
     "weight_decay": 0.0,
 }
-
-
-# --- the pure part: which chains a round keeps -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SampledChain:
-    """One sampled chain as a round stores it: the order shown, the text, its own verdict
-    (an original response index, 'tie', or None for no verdict of its own)."""
-
-    order: tuple[int, ...]
-    text: str
-    winner: int | str | None
-
-
-def pair_stats(chains: Sequence[SampledChain], preferred: int) -> dict[str, Any]:
-    """Right counts per first-shown response and overall.
-
-    >>> c = [SampledChain((0, 1), "x", 0), SampledChain((1, 0), "y", 1)]
-    >>> pair_stats(c, 0)["right"], pair_stats(c, 0)["by_order"]
-    (1, {'0,1': [1, 1], '1,0': [0, 1]})
-    """
-    by_order: dict[str, list[int]] = {}
-    right = 0
-    for c in chains:
-        key = ",".join(map(str, c.order))
-        ok = int(c.winner == preferred)
-        right += ok
-        slot = by_order.setdefault(key, [0, 0])
-        slot[0] += ok
-        slot[1] += 1
-    return {"right": right, "n": len(chains), "by_order": by_order}
-
-
-def select_chains(
-    chains: Sequence[SampledChain],
-    preferred: int,
-    per_order: int = 1,
-    agree_orders: bool = False,
-    drop_all_right: bool = True,
-) -> list[SampledChain]:
-    """The right chains a round keeps from one pair (rules in the module docstring).
-
-    >>> right = [SampledChain((0, 1), "a", 0), SampledChain((1, 0), "b", 0)]
-    >>> wrong = [SampledChain((0, 1), "c", 1), SampledChain((1, 0), "d", None)]
-    >>> [c.text for c in select_chains(right + wrong, 0)]
-    ['a', 'b']
-    >>> select_chains(right, 0)  # all right: no signal
-    []
-    >>> select_chains(right + wrong[:1], 0, agree_orders=True)  # order (0, 1) splits 1-1
-    []
-    """
-    stats = pair_stats(chains, preferred)
-    if stats["right"] == 0 or (drop_all_right and stats["right"] == stats["n"]):
-        return []
-    if agree_orders and any(2 * ok <= n for ok, n in stats["by_order"].values()):
-        return []
-    kept: list[SampledChain] = []
-    taken: dict[tuple[int, ...], int] = {}
-    for c in chains:
-        if c.winner == preferred and taken.get(c.order, 0) < per_order:
-            taken[c.order] = taken.get(c.order, 0) + 1
-            kept.append(c)
-    return kept
 
 
 def round_data(
@@ -137,53 +74,6 @@ def round_data(
     data += sft_rows(mix, cfg.template, seed=seed, preference_chains=chains)
     random.Random(seed).shuffle(data)
     return data, len(mix)
-
-
-def mix_rows(rows: Sequence[TaskRow], n: int, seed: int = 0) -> list[TaskRow]:
-    """``n`` of ``rows`` for the SFT mix, drawn without replacement while they last.
-
-    >>> rows = [{"id": i} for i in range(3)]
-    >>> sorted(r["id"] for r in mix_rows(rows, 2))
-    [1, 2]
-    >>> len(mix_rows(rows, 5)), mix_rows(rows, 0)
-    (5, [])
-    """
-    rng = random.Random(seed)
-    out: list[TaskRow] = []
-    while len(out) < n and rows:
-        out += rng.sample(list(rows), min(len(rows), n - len(out)))
-    return out
-
-
-def round_log(
-    samples: Sequence[tuple[TaskRow, Sequence[SampledChain]]], kept: int, pairs_kept: int
-) -> dict[str, Any]:
-    """What a round reports about its sampling: pairs, chain accuracy, own-verdict rate,
-    kept rate, and the share of pairs by how many of their chains were right.
-
-    >>> row = {"preferred": 0}
-    >>> log = round_log([(row, [SampledChain((0, 1), "a", 0), SampledChain((1, 0), "b", 1)])], 1, 1)
-    >>> log["chain_accuracy"], log["kept_rate"], log["pairs_mixed"]
-    (0.5, 0.5, 1)
-    """
-    rights = [(pair_stats(c, row["preferred"])["right"], len(c)) for row, c in samples]
-    n_chains = sum(n for _, n in rights)
-    right = sum(ok for ok, _ in rights)
-    own = sum(c.winner is not None for _, chains in samples for c in chains)
-    all_right = sum(ok == n for ok, n in rights if n)
-    none_right = sum(ok == 0 for ok, _ in rights)
-    return {
-        "pairs": len(samples),
-        "chains": n_chains,
-        "chain_accuracy": right / n_chains if n_chains else float("nan"),
-        "own_verdict_rate": own / n_chains if n_chains else float("nan"),
-        "pairs_all_right": all_right,
-        "pairs_none_right": none_right,
-        "pairs_mixed": len(samples) - all_right - none_right,
-        "pairs_kept": pairs_kept,
-        "kept_chains": kept,
-        "kept_rate": kept / n_chains if n_chains else float("nan"),
-    }
 
 
 # --- sampling with grm's judging path --------------------------------------------------------

@@ -5,8 +5,10 @@ the mean single chain, with 95% bootstrap intervals over pairs.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -96,24 +98,54 @@ def judges_table(figures: dict[str, Any], k_max: int) -> str:
         fmt = "+.1f" if sign else ".1f"
         return f"{100 * f['mean']:{fmt}} [{100 * f['low']:{fmt}}, {100 * f['high']:{fmt}}]"
 
+    judges = figures["judges"]
+    # A column of training minutes where some judge is a checkpoint of a logged run.
+    trained = any(m.get("train_seconds") is not None for m in judges.values())
+    extra = " training minutes |" if trained else ""
     lines = [
         f"| judge | n | k=1 (95% CI) | k={k_max} (95% CI) | chains with a parsed verdict | "
-        "seconds |",
-        "|---|---|---|---|---|---|",
+        f"seconds |{extra}",
+        "|---|---|---|---|---|---|" + ("---|" if trained else ""),
     ]
-    judges = figures["judges"]
     for label, m in judges.items():
+        minutes = ""
+        if trained:
+            t = m.get("train_seconds")
+            minutes = f" {t / 60:.1f} |" if t is not None else " |"
         lines.append(
             f"| {label} | {m['k1']['n']} | {cell(m['k1'])} | {cell(m['kmax'])} "
-            f"| {m['parsed_rate']:.1%} | {m['seconds']:.0f} |"
+            f"| {m['parsed_rate']:.1%} | {m['seconds']:.0f} |{minutes}"
         )
     first = next(iter(judges))
     for label, d in figures.get("diff", {}).items():
         lines.append(
             f"| {label} - {first} (paired) | {d['k1']['n']} | {cell(d['k1'], True)} "
-            f"| {cell(d['kmax'], True)} | | |"
+            f"| {cell(d['kmax'], True)} | | |" + (" |" if trained else "")
         )
     return "\n".join(lines)
+
+
+def checkpoint_seconds(model: str | Path) -> float | None:
+    """Seconds into its training stage at which ``model`` was saved, where ``model`` is a
+    ``grm train`` checkpoint (``OUT/checkpoints-STAGE/checkpoint-N``): the ``time_s`` that
+    ``OUT/metrics.jsonl`` logged at step N of that stage. None for anything else.
+
+    >>> checkpoint_seconds("grm-judge-135m") is None
+    True
+    """
+    from grm.training.common import METRICS_FILE
+
+    path = Path(model)
+    stage = path.parent.name.removeprefix("checkpoints-")
+    step = path.name.removeprefix("checkpoint-")
+    metrics = path.parent.parent / METRICS_FILE
+    if stage == path.parent.name or not step.isdigit() or not metrics.is_file():
+        return None
+    for line in metrics.read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("stage") == stage and entry.get("step") == int(step) and "time_s" in entry:
+            return float(entry["time_s"])
+    return None
 
 
 def judge_chains(
@@ -171,6 +203,7 @@ def add_judge(
         "parsed_rate": sum(not c.forced for cs in chains for c in cs) / max(total, 1),
         "load_seconds": loaded,
         "seconds": seconds,
+        "train_seconds": checkpoint_seconds(model),
     }
     first = next(iter(scores))
     if label != first:
@@ -186,13 +219,23 @@ def add_judge(
 
 
 def resume(
-    run: Any, old: dict[str, Any], labels: Sequence[int]
+    run: Any, old: dict[str, Any], labels: Sequence[int], first_only: bool = False
 ) -> dict[str, dict[str, list[float]]]:
-    """Carry an earlier record's judges into ``run`` (same pairs required); their scores."""
+    """Carry an earlier record's judges into ``run`` (same pairs required); their scores.
+
+    ``first_only`` carries just its first judge, the one every paired difference is taken
+    from, so a new record can compare new judges with it without judging it again.
+    """
     if [it["label"] for it in old["items"]] != list(labels):
         raise ValueError(f"record {old['name']} holds other pairs than this split.")
-    run.figures = old["figures"]
-    run.data["command"] = old["command"] + " && " + run.data["command"]
+    judges = dict(old["figures"]["judges"])
+    if first_only:
+        first = next(iter(judges))
+        run.figures = {"judges": {first: judges[first]}, "diff": {}}
+        run.data["command"] = f"(judge {first} from record {old['name']}) && " + run.data["command"]
+    else:
+        run.figures = old["figures"]
+        run.data["command"] = old["command"] + " && " + run.data["command"]
     return {
         label: {key: [it[f"{label}_{key}"] for it in old["items"]] for key in ("k1", "kmax")}
         for label in run.figures["judges"]
