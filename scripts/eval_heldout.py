@@ -47,12 +47,13 @@ def main() -> None:
         "without native bfloat16)",
     )
     p.add_argument("--limit", type=int, default=None, help="the first N held-out pairs")
-    p.add_argument(
+    start = p.add_mutually_exclusive_group()
+    start.add_argument(
         "--add",
         action="store_true",
         help="add the judges to the existing record (same pairs, same first judge)",
     )
-    p.add_argument(
+    start.add_argument(
         "--from",
         dest="base_record",
         metavar="RECORD",
@@ -69,8 +70,6 @@ def main() -> None:
     print(f"{len(held)} held-out pairs, k={args.k}", flush=True)
     run = Run(args.record or "eval-heldout", "eval_heldout", vars(args))
     run.figures = {"judges": {}, "diff": {}}
-    if args.add and args.base_record:
-        raise SystemExit("--add and --from both name a record to start from; pass one.")
     try:
         if args.add:
             scores = resume(run, load(args.record), labels)

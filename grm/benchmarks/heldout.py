@@ -5,7 +5,6 @@ the mean single chain, with 95% bootstrap intervals over pairs.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,26 +100,26 @@ def judges_table(figures: dict[str, Any], k_max: int) -> str:
     judges = figures["judges"]
     # A column of training minutes where some judge is a checkpoint of a logged run.
     trained = any(m.get("train_seconds") is not None for m in judges.values())
-    extra = " training minutes |" if trained else ""
+
+    def minutes(m: dict[str, Any]) -> str:
+        t = m.get("train_seconds")
+        return (" |" if t is None else f" {t / 60:.1f} |") if trained else ""
+
     lines = [
         f"| judge | n | k=1 (95% CI) | k={k_max} (95% CI) | chains with a parsed verdict | "
-        f"seconds |{extra}",
+        "seconds |" + (" training minutes |" if trained else ""),
         "|---|---|---|---|---|---|" + ("---|" if trained else ""),
     ]
     for label, m in judges.items():
-        minutes = ""
-        if trained:
-            t = m.get("train_seconds")
-            minutes = f" {t / 60:.1f} |" if t is not None else " |"
         lines.append(
             f"| {label} | {m['k1']['n']} | {cell(m['k1'])} | {cell(m['kmax'])} "
-            f"| {m['parsed_rate']:.1%} | {m['seconds']:.0f} |{minutes}"
+            f"| {m['parsed_rate']:.1%} | {m['seconds']:.0f} |{minutes(m)}"
         )
     first = next(iter(judges))
     for label, d in figures.get("diff", {}).items():
         lines.append(
             f"| {label} - {first} (paired) | {d['k1']['n']} | {cell(d['k1'], True)} "
-            f"| {cell(d['kmax'], True)} | | |" + (" |" if trained else "")
+            f"| {cell(d['kmax'], True)} | | |{minutes({})}"
         )
     return "\n".join(lines)
 
@@ -134,6 +133,7 @@ def checkpoint_seconds(model: str | Path) -> float | None:
     True
     """
     from grm.training.common import METRICS_FILE
+    from grm.training.plot import read_metrics
 
     path = Path(model)
     stage = path.parent.name.removeprefix("checkpoints-")
@@ -141,11 +141,14 @@ def checkpoint_seconds(model: str | Path) -> float | None:
     metrics = path.parent.parent / METRICS_FILE
     if stage == path.parent.name or not step.isdigit() or not metrics.is_file():
         return None
-    for line in metrics.read_text().splitlines():
-        entry = json.loads(line)
-        if entry.get("stage") == stage and entry.get("step") == int(step) and "time_s" in entry:
-            return float(entry["time_s"])
-    return None
+    return next(
+        (
+            float(row["time_s"])
+            for row in read_metrics(metrics)
+            if row.get("stage") == stage and row.get("step") == int(step) and "time_s" in row
+        ),
+        None,
+    )
 
 
 def judge_chains(
@@ -228,10 +231,9 @@ def resume(
     """
     if [it["label"] for it in old["items"]] != list(labels):
         raise ValueError(f"record {old['name']} holds other pairs than this split.")
-    judges = dict(old["figures"]["judges"])
     if first_only:
-        first = next(iter(judges))
-        run.figures = {"judges": {first: judges[first]}, "diff": {}}
+        first, judged = next(iter(old["figures"]["judges"].items()))
+        run.figures = {"judges": {first: judged}, "diff": {}}
         run.data["command"] = f"(judge {first} from record {old['name']}) && " + run.data["command"]
     else:
         run.figures = old["figures"]
