@@ -56,10 +56,10 @@ def main() -> None:
     start.add_argument(
         "--from",
         dest="base_record",
-        metavar="RECORD",
+        metavar="RECORD[:LABEL]",
         default=None,
-        help="start a new record from RECORD's first judge (same pairs): the new judges' "
-        "paired differences are taken from it without judging it again",
+        help="start a new record from RECORD's judge LABEL (default: its first) on the same "
+        "pairs: the new judges' paired differences are taken from it without judging it again",
     )
     add_common(p, "seed", "record")
     args = p.parse_args()
@@ -74,7 +74,8 @@ def main() -> None:
         if args.add:
             scores = resume(run, load(args.record), labels)
         elif args.base_record:
-            scores = resume(run, load(args.base_record), labels, first_only=True)
+            name, _, only = args.base_record.partition(":")
+            scores = resume(run, load(name), labels, only=only)
         else:
             scores = {}
     except ValueError as exc:

@@ -221,7 +221,7 @@ def _judged(label: str, k1: list[float], kmax: list[float], labels: list[int]) -
     }
 
 
-def test_a_new_record_takes_the_first_judge_and_differences_from_it() -> None:
+def test_a_new_record_takes_one_judge_and_differences_from_it() -> None:
     from grm.benchmarks.heldout import add_judge, judges_table, resume
     from grm.eval_metrics import ChainRecord
 
@@ -231,7 +231,7 @@ def test_a_new_record_takes_the_first_judge_and_differences_from_it() -> None:
     for it in old["items"]:
         it["other_k1"] = it["other_kmax"] = 0.0
     run = record.Run("curve", "eval_heldout", {})
-    scores = resume(run, old, labels, first_only=True)
+    scores = resume(run, old, labels, only="")
     assert list(scores) == ["base"] and run.figures["diff"] == {}
     assert run.data["command"].startswith("(judge base from record old) && ")
     # Every chain right: one point per pair over the base's half.
@@ -247,4 +247,10 @@ def test_a_new_record_takes_the_first_judge_and_differences_from_it() -> None:
     assert table[0].endswith("training minutes |") and table[3].endswith("| 10.0 |")
     assert all(line.count("|") == 8 for line in table)
     with pytest.raises(ValueError, match="other pairs"):
-        resume(run, old, [1, 1, 0, 1], first_only=True)
+        resume(run, old, [1, 1, 0, 1], only="")
+    # A named judge becomes the reference instead of the first.
+    again = record.Run("rft", "eval_heldout", {})
+    assert list(resume(again, old, labels, only="other")) == ["other"]
+    assert again.data["command"].startswith("(judge other from record old) && ")
+    with pytest.raises(ValueError, match="no judge 'nope'; it has base, other"):
+        resume(again, old, labels, only="nope")

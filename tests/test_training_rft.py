@@ -76,7 +76,10 @@ def test_bad_rft_sections_name_the_field(section: dict[str, object], message: st
         TrainConfig(stages=("rft",), rft=section)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["rft-suite.yaml", "rft-suite-anchored.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    ["rft-suite.yaml", "rft-suite-anchored.yaml", "rft-hh-rule.yaml", "rft-hh-rule-curve.yaml"],
+)
 def test_the_shipped_configs_load_and_their_stage_is_known(name: str) -> None:
     cfg = TrainConfig.from_yaml(Path(__file__).parents[1] / "training/configs" / name)
     assert cfg.stages == ("rft",) and isinstance(cfg.rft, RFTConfig)
@@ -156,3 +159,9 @@ def test_a_round_on_preference_data_mixes_in_the_configs_preference_chains() -> 
         assert mixed == 1 and len(data) == 2  # the kept chain + the pair in one order
         texts = [row["completion"][0]["content"] for row in data]
         assert kept[0]["chain"] in texts and sum(says in t for t in texts) == 1
+    # The rule names the other reply of this pair: it has no chain, so nothing is mixed in
+    # and the count says so.
+    cfg = TrainConfig(data="prefs.jsonl", preference_chains="rule", template="default")
+    against = {**pair, "preferred": 0}
+    data, mixed = round_data(cfg, RFTConfig(sft_mix=1.0), kept, [against], 0)
+    assert mixed == 0 and len(data) == 1

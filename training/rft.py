@@ -64,16 +64,18 @@ def round_data(
     """A round's fine-tune rows, shuffled: the kept chains, and ``sft_mix`` rationale rows
     per kept chain drawn from the round's ``sampled`` pairs (for ``cfg.data``'s pairs, which
     have no facts to reason from, the chains ``cfg.preference_chains`` names); and how many
-    pairs were mixed in."""
+    rationale rows were mixed in (fewer than the pairs drawn where ``"rule"`` has no chain
+    for a pair: the rule disagrees with its label)."""
     from grm.training.data import sft_rows
 
     seed = rft.seed + r
     data = sft_rows(kept, cfg.template, seed=seed)
     mix = mix_rows(sampled, round(rft.sft_mix * len(kept)), seed)
     chains = cfg.preference_chains if cfg.data is not None else None
-    data += sft_rows(mix, cfg.template, seed=seed, preference_chains=chains)
+    mixed = sft_rows(mix, cfg.template, seed=seed, preference_chains=chains)
+    data += mixed
     random.Random(seed).shuffle(data)
-    return data, len(mix)
+    return data, len(mixed)
 
 
 # --- sampling with grm's judging path --------------------------------------------------------

@@ -222,19 +222,25 @@ def add_judge(
 
 
 def resume(
-    run: Any, old: dict[str, Any], labels: Sequence[int], first_only: bool = False
+    run: Any, old: dict[str, Any], labels: Sequence[int], only: str | None = None
 ) -> dict[str, dict[str, list[float]]]:
     """Carry an earlier record's judges into ``run`` (same pairs required); their scores.
 
-    ``first_only`` carries just its first judge, the one every paired difference is taken
-    from, so a new record can compare new judges with it without judging it again.
+    ``only`` carries just that judge (``""``: the record's first), which becomes the one every
+    paired difference is taken from, so a new record compares new judges with it without
+    judging it again.
     """
     if [it["label"] for it in old["items"]] != list(labels):
         raise ValueError(f"record {old['name']} holds other pairs than this split.")
-    if first_only:
-        first, judged = next(iter(old["figures"]["judges"].items()))
-        run.figures = {"judges": {first: judged}, "diff": {}}
-        run.data["command"] = f"(judge {first} from record {old['name']}) && " + run.data["command"]
+    if only is not None:
+        judges = old["figures"]["judges"]
+        name = only or next(iter(judges))
+        if name not in judges:
+            raise ValueError(
+                f"record {old['name']} has no judge {name!r}; it has {', '.join(judges)}."
+            )
+        run.figures = {"judges": {name: judges[name]}, "diff": {}}
+        run.data["command"] = f"(judge {name} from record {old['name']}) && " + run.data["command"]
     else:
         run.figures = old["figures"]
         run.data["command"] = old["command"] + " && " + run.data["command"]
