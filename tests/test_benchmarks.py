@@ -254,3 +254,14 @@ def test_a_new_record_takes_one_judge_and_differences_from_it() -> None:
     assert again.data["command"].startswith("(judge other from record old) && ")
     with pytest.raises(ValueError, match="no judge 'nope'; it has base, other"):
         resume(again, old, labels, only="nope")
+
+
+def test_the_transfer_view_checks_the_first_sets_pick_on_the_second() -> None:
+    # The bundled judge's two stored 300-pair sets: the setting picked on the first (SPRT at
+    # 0.8, 28% of the chains, +2.0) loses 5.2 points on the second, as docs/benchmarks.md says.
+    docs = Path(__file__).resolve().parents[1] / "docs" / "records"
+    table = render.from_records(docs)(["scaling-sft", "scaling-sft-pairs51-100"], "transfer")
+    lines = table.splitlines()
+    assert lines[2].startswith("| fixed k=16 | - | - | 67.0 [62.0, 72.0] | - | 100% | 69.5")
+    picked = [line for line in lines if line.startswith("| **")]
+    assert len(picked) == 1 and "| 28% | 64.3 [58.8, 69.5] | -5.2 [-9.8, -0.8] | 27% |" in picked[0]

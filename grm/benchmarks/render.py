@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from grm.benchmarks import record as rec
-from grm.benchmarks.scaling_report import ci, curve_table
+from grm.benchmarks.scaling_report import ci, curve_table, transfer_table
 
 REGION = re.compile(
     r"(?P<open><!-- record: (?P<names>[\w.,+-]+) (?P<view>\w+) -->\n)"
@@ -49,6 +49,13 @@ def view_curve(records: list[dict[str, Any]]) -> str:
     """Accuracy versus k of a ``bench_scaling`` record's (first) judge on the suite."""
     report = records[0]["report"]
     return curve_table(next(iter(report.values()))["suite"])
+
+
+def view_transfer(records: list[dict[str, Any]]) -> str:
+    """Adaptive k chosen on the first ``bench_scaling`` record's pairs, checked on the
+    second's (the same judge on two disjoint sets)."""
+    first, second = (next(iter(r["report"].values()))["suite"] for r in records)
+    return transfer_table(first, second)
 
 
 def view_compare(records: list[dict[str, Any]]) -> str:
@@ -163,6 +170,7 @@ def view_cpu_dtype(records: list[dict[str, Any]]) -> str:
 
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
+    "transfer": view_transfer,
     "compare": view_compare,
     "serve": view_serve,
     "adaptive": view_adaptive,

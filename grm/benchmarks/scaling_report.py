@@ -103,6 +103,51 @@ def replay_lines(judge: str, name: str, s: dict[str, Any], max_k: int) -> list[s
     return out
 
 
+def transfer_table(first: dict[str, Any], second: dict[str, Any]) -> str:
+    """Adaptive k chosen on one set and checked on another: the replayed settings on the
+    first set's accuracy-versus-chains front (cheapest first), each with its figures on both
+    sets; the cheapest within 0.5 points of fixed max_k on the first set is in bold, the
+    choice a user would make there (docs/benchmarks.md, "Adaptive k on the same pairs").
+
+    >>> pt = {"k": 4, "accuracy": 0.7, "low": 0.6, "high": 0.8}
+    >>> def one(acc, share):
+    ...     d = {"diff": acc - 0.7, "low": acc - 0.75, "high": acc - 0.65}
+    ...     return {"rule": "sprt", "wave_size": 2, "confidence": 0.9, "accuracy": acc,
+    ...             "low": acc - 0.05, "high": acc + 0.05, "minus_max_k": d, "share": share}
+    >>> a = {"overall": {"points": [pt]}, "replayed": [one(0.7, 0.5)]}
+    >>> b = {"overall": {"points": [pt]}, "replayed": [one(0.65, 0.4)]}
+    >>> transfer_table(a, b).splitlines()[-1].split(" | ")[:3], transfer_table(a, b)[-27:]
+    (['| **sprt**', '**2**', '**0.9**'], '| -5.0 [-10.0, +0.0] | 40% |')
+    """
+    from grm.benchmarks.replay import cheapest_within
+
+    max_k = first["overall"]["points"][-1]["k"]
+    best = cheapest_within(first["replayed"], first["overall"]["points"][-1]["accuracy"])
+    others = {(r["rule"], r["wave_size"], r["confidence"]): r for r in second["replayed"]}
+    lines = [
+        f"| rule | wave | confidence | first set: accuracy | minus k={max_k} | chains "
+        f"| second set: accuracy | minus k={max_k} | chains |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| fixed k={max_k} | - | - | {ci(first['overall']['points'][-1])} | - | 100% "
+        f"| {ci(second['overall']['points'][-1])} | - | 100% |",
+    ]
+    for r in pareto_front(first["replayed"]):
+        o = others.get((r["rule"], r["wave_size"], r["confidence"]))
+        keys = [r["rule"], str(r["wave_size"]), str(r["confidence"])]
+        if r is best:
+            keys = [f"**{k}**" for k in keys]
+        there = (
+            f"{ci(o)} | {ci(o['minus_max_k'], 'diff', sign=True)} | {100 * o['share']:.0f}%"
+            if o
+            else "- | - | -"
+        )
+        lines.append(
+            f"| {' | '.join(keys)} | {ci(r)} | {ci(r['minus_max_k'], 'diff', sign=True)} "
+            f"| {100 * r['share']:.0f}% | {there} |"
+        )
+    return "\n".join(lines)
+
+
 def _first_points(report: dict[str, Any]) -> list[dict[str, Any]]:
     for jr in report["judges"].values():
         for s in jr.values():
