@@ -116,7 +116,7 @@ def transfer_table(first: dict[str, Any], second: dict[str, Any]) -> str:
     ...             "low": acc - 0.05, "high": acc + 0.05, "minus_max_k": d, "share": share}
     >>> a = {"overall": {"points": [pt]}, "replayed": [one(0.7, 0.5)]}
     >>> b = {"overall": {"points": [pt]}, "replayed": [one(0.65, 0.4)]}
-    >>> transfer_table(a, b).splitlines()[-1].split(" | ")[:3], transfer_table(a, b)[-27:]
+    >>> transfer_table(a, b).splitlines()[-1].split(" | ")[:3], transfer_table(a, b)[-28:]
     (['| **sprt**', '**2**', '**0.9**'], '| -5.0 [-10.0, +0.0] | 40% |')
     """
     from grm.benchmarks.replay import cheapest_within
