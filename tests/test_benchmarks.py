@@ -265,3 +265,15 @@ def test_the_transfer_view_checks_the_first_sets_pick_on_the_second() -> None:
     assert lines[2].startswith("| fixed k=16 | - | - | 67.0 [62.0, 72.0] | - | 100% | 69.5")
     picked = [line for line in lines if line.startswith("| **")]
     assert len(picked) == 1 and "| 28% | 64.3 [58.8, 69.5] | -5.2 [-9.8, -0.8] | 27% |" in picked[0]
+
+
+def test_the_points_view_lists_each_records_k1_and_chain_accuracy() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "records"
+    table = render.from_records(docs)(["scaling-sft", "scaling-sft-pairs51-100"], "points")
+    rows = table.splitlines()[2:]
+    assert len(rows) == 2
+    assert (
+        rows[0].startswith("| scaling-sft | ")
+        and "| 300 | 58.8 [56.5, 61.1] | 58.0 | 0.09 |" in rows[0]
+    )
+    assert rows[1].startswith("| scaling-sft-pairs51-100 | ")

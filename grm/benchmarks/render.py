@@ -51,6 +51,21 @@ def view_curve(records: list[dict[str, Any]]) -> str:
     return curve_table(next(iter(report.values()))["suite"])
 
 
+def view_points(records: list[dict[str, Any]]) -> str:
+    """k=1 and per-chain accuracy of several ``bench_scaling`` records, one row each (the
+    checkpoints of a run: a learning curve)."""
+    lines = ["| record | judge | n | k=1 | chain acc. | error corr. |", "|---|---|---|---|---|---|"]
+    for r in records:
+        judge, sets = next(iter(r["report"].items()))
+        s = sets["suite"]
+        c = s["chains"]
+        lines.append(
+            f"| {r['name']} | {judge} | {s['n']} | {ci(s['overall']['points'][0])} "
+            f"| {100 * c['chain_accuracy']:.1f} | {c['error_correlation']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def view_transfer(records: list[dict[str, Any]]) -> str:
     """Adaptive k chosen on the first ``bench_scaling`` record's pairs, checked on the
     second's (the same judge on two disjoint sets)."""
@@ -171,6 +186,7 @@ def view_cpu_dtype(records: list[dict[str, Any]]) -> str:
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "transfer": view_transfer,
+    "points": view_points,
     "compare": view_compare,
     "serve": view_serve,
     "adaptive": view_adaptive,
