@@ -45,10 +45,14 @@ REGION = re.compile(
 NOTES = ("raw output not kept", "not rendered")
 
 
+def _suite(record: dict[str, Any]) -> dict[str, Any]:
+    """A ``bench_scaling`` record's (first) judge's figures on the suite."""
+    return next(iter(record["report"].values()))["suite"]
+
+
 def view_curve(records: list[dict[str, Any]]) -> str:
     """Accuracy versus k of a ``bench_scaling`` record's (first) judge on the suite."""
-    report = records[0]["report"]
-    return curve_table(next(iter(report.values()))["suite"])
+    return curve_table(_suite(records[0]))
 
 
 def view_points(records: list[dict[str, Any]]) -> str:
@@ -56,8 +60,7 @@ def view_points(records: list[dict[str, Any]]) -> str:
     checkpoints of a run: a learning curve)."""
     lines = ["| record | judge | n | k=1 | chain acc. | error corr. |", "|---|---|---|---|---|---|"]
     for r in records:
-        judge, sets = next(iter(r["report"].items()))
-        s = sets["suite"]
+        judge, s = next(iter(r["report"])), _suite(r)
         c = s["chains"]
         lines.append(
             f"| {r['name']} | {judge} | {s['n']} | {ci(s['overall']['points'][0])} "
@@ -69,8 +72,7 @@ def view_points(records: list[dict[str, Any]]) -> str:
 def view_transfer(records: list[dict[str, Any]]) -> str:
     """Adaptive k chosen on the first ``bench_scaling`` record's pairs, checked on the
     second's (the same judge on two disjoint sets)."""
-    first, second = (next(iter(r["report"].values()))["suite"] for r in records)
-    return transfer_table(first, second)
+    return transfer_table(_suite(records[0]), _suite(records[1]))
 
 
 def view_compare(records: list[dict[str, Any]]) -> str:
