@@ -60,6 +60,39 @@ def test_pair_stats_and_round_log_count_chains_by_order() -> None:
     assert log["kept_rate"] == 0.25
 
 
+def test_verify_keeps_only_chains_that_state_the_rules_steps() -> None:
+    import random
+
+    from grm.training.data import rule_chain, sft_rows
+    from grm.training.rft import references
+    from grm.training.tasks import addition_item
+
+    row = addition_item(47, 38, random.Random(1))
+    good = {o: rule_chain(row, o) for o in (AB, BA)}
+    # The chain SFT trains on is the reference, so a judge that learnt SFT's steps passes.
+    assert good[AB] in [r["completion"][0]["content"] for r in sft_rows([row], both_orders=True)]
+    lucky = str(good[AB]).replace("= 85", "= 86", 1)  # a wrong step, the right letter
+    assert lucky != good[AB] and lucky.endswith(str(good[AB])[-20:])
+    pref = row["preferred"]
+    cs = [
+        SampledChain(AB, lucky, pref),
+        SampledChain(BA, " ".join(str(good[BA]).split("  ")) + "\n", pref),
+        SampledChain(AB, str(good[AB]), 1 - pref),
+    ]
+    cfg = TrainConfig(stages=("rft",))
+    ref = references(cfg, row, cs)
+    assert ref == good
+    assert [c.text for c in select_chains(cs, pref)] == [lucky, cs[1].text]
+    assert [c.order for c in select_chains(cs, pref, reference=ref)] == [BA]
+    # All verdicts right, but one chain's steps wrong: with verify that pair still teaches.
+    both_right = [cs[0], cs[1]]
+    assert select_chains(both_right, pref) == []
+    assert [c.order for c in select_chains(both_right, pref, reference=ref)] == [BA]
+    assert select_chains(cs[1:2], pref, reference=ref) == []  # every chain verified
+    log = round_log([(row, cs)], 1, 1, verified=1)
+    assert log["verified_chains"] == 1 and log["verified_accuracy"] == pytest.approx(1 / 3)
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [
@@ -78,7 +111,13 @@ def test_bad_rft_sections_name_the_field(section: dict[str, object], message: st
 
 @pytest.mark.parametrize(
     "name",
-    ["rft-suite.yaml", "rft-suite-anchored.yaml", "rft-hh-rule.yaml", "rft-hh-rule-curve.yaml"],
+    [
+        "rft-suite.yaml",
+        "rft-suite-anchored.yaml",
+        "rft-suite-verified.yaml",
+        "rft-hh-rule.yaml",
+        "rft-hh-rule-curve.yaml",
+    ],
 )
 def test_the_shipped_configs_load_and_their_stage_is_known(name: str) -> None:
     cfg = TrainConfig.from_yaml(Path(__file__).parents[1] / "training/configs" / name)

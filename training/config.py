@@ -48,6 +48,10 @@ class RFTConfig:
     """Keep a pair only when its majority verdict is right in both response orders."""
     drop_all_right: bool = True
     """Drop pairs whose every chain is right: they teach nothing the judge lacks."""
+    verify: bool = False
+    """Count a chain right only when it also states the rule's chain for its pair and order
+    (the chain SFT writes, whitespace aside): a right verdict reached by a wrong step is
+    dropped. For verifiable tasks, and for labelled pairs with ``preference_chains``."""
     sft_mix: float = 0.0
     """Rule-rationale SFT rows mixed into each round's fine-tune, per kept chain (0.5: one
     for every two kept chains), drawn from the round's sampled pairs: a replay anchor, since

@@ -168,20 +168,12 @@ def sft_rows(
         if "chain" in row:
             order = tuple(row.get("order") or range(len(row["responses"])))
             pairs = [(order, str(row["chain"]))]
-        elif "check" in row:
-            pairs = [(o, rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)]
-        elif preference_chains == "label" and "preferred" in row:
-            pairs = [
-                (o, preference_rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)
-            ]
-        elif preference_chains == "rule" and "preferred" in row:
-            chains = [(o, rule_rationale(row, o, tpl)) for o in _orders(row, tpl, rng, both_orders)]
-            pairs = [(o, c) for o, c in chains if c is not None]
         else:
-            raise ValueError(
-                "an SFT row needs a 'chain' (from a stronger judge) or the facts of a "
-                "verifiable task ('check', 'claims', 'ok'); generate tasks with make_tasks."
-            )
+            chains = [
+                (o, rule_chain(row, o, tpl, preference_chains))
+                for o in _orders(row, tpl, rng, both_orders)
+            ]
+            pairs = [(o, c) for o, c in chains if c is not None]
         for order, chain in pairs:
             out.append(
                 {
@@ -190,6 +182,36 @@ def sft_rows(
                 }
             )
     return out
+
+
+def rule_chain(
+    row: TaskRow,
+    order: Sequence[int],
+    template: str | Template = "default",
+    preference_chains: str | None = None,
+) -> str | None:
+    """The chain :func:`sft_rows` writes for ``row`` shown in ``order`` (rules there), or
+    None where ``"rule"`` has none for that order (the rule disagrees with the label).
+
+    RFT's ``verify`` compares a sampled chain with it: every step of these chains is true of
+    the pair, so a sampled chain equal to it reached its verdict by right steps.
+
+    >>> from grm.training.tasks import addition_item
+    >>> import random
+    >>> rule_chain(addition_item(47, 38, random.Random(1)), (0, 1)).endswith("Final verdict: [[B]]")
+    True
+    """
+    if "check" in row:
+        return rationale(row, order, template)
+    if preference_chains == "label" and "preferred" in row:
+        return preference_rationale(row, order, template)
+    if preference_chains == "rule" and "preferred" in row:
+        return rule_rationale(row, order, template)
+    raise ValueError(
+        "an SFT row needs a 'chain' (from a stronger judge) or the facts of a "
+        "verifiable task ('check', 'claims', 'ok'); generate tasks with make_tasks, or set "
+        "preference_chains to 'rule' or 'label' for labelled pairs."
+    )
 
 
 def distill_rows(

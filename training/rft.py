@@ -41,7 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from grm.training.config import RFTConfig, TrainConfig
-from grm.training.rft_select import SampledChain, mix_rows, round_log, select_chains
+from grm.training.rft_select import (
+    SampledChain,
+    mix_rows,
+    round_log,
+    same_steps,
+    select_chains,
+)
 from grm.training.tasks import TaskRow
 
 logger = logging.getLogger(__name__)
@@ -162,6 +168,16 @@ def round_rows(cfg: Any, rft: RFTConfig, r: int) -> list[TaskRow]:
     return stream[-n:]
 
 
+def references(
+    cfg: Any, row: TaskRow, chains: Sequence[SampledChain]
+) -> dict[tuple[int, ...], str | None]:
+    """The rule's chain for each response order sampled for ``row`` (``rft.verify``)."""
+    from grm.training.data import rule_chain
+
+    kind = cfg.preference_chains if cfg.data is not None else None
+    return {c.order: rule_chain(row, c.order, cfg.template, kind) for c in chains}
+
+
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     with path.open("w") as f:
         for row in rows:
@@ -217,13 +233,28 @@ def run_round(
         (out / "sampling.json").write_text(json.dumps({"seconds": sample_s}))
     kept_rows: list[TaskRow] = []
     pairs_kept = 0
+    verified = 0
     for row, pair_chains in samples:
+        reference = references(cfg, row, pair_chains)
+        verified += sum(
+            c.winner == row["preferred"] and same_steps(c.text, reference[c.order])
+            for c in pair_chains
+        )
         kept = select_chains(
-            pair_chains, row["preferred"], rft.per_order, rft.agree_orders, rft.drop_all_right
+            pair_chains,
+            row["preferred"],
+            rft.per_order,
+            rft.agree_orders,
+            rft.drop_all_right,
+            reference if rft.verify else None,
         )
         pairs_kept += bool(kept)
         kept_rows += [{**row, "chain": c.text, "order": list(c.order)} for c in kept]
-    log = {"round": r, "start_model": model, **round_log(samples, len(kept_rows), pairs_kept)}
+    log = {
+        "round": r,
+        "start_model": model,
+        **round_log(samples, len(kept_rows), pairs_kept, verified),
+    }
     log["sampling_seconds"] = sample_s
     logger.info("RFT round %d: %s", r, json.dumps(log))
     if not kept_rows:

@@ -10,7 +10,7 @@ consistency), and at most ``per_order`` chains per order keep the data position-
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,14 +46,31 @@ def pair_stats(chains: Sequence[SampledChain], preferred: int) -> dict[str, Any]
     return {"right": right, "n": len(chains), "by_order": by_order}
 
 
+def same_steps(text: str, reference: str | None) -> bool:
+    """Whether a sampled chain states exactly the reference chain (whitespace aside).
+
+    >>> same_steps("7 + 8 = 15.  Final verdict: [[B]]", "7 + 8 = 15. Final verdict: [[B]]")
+    True
+    >>> same_steps("7 + 8 = 16. Final verdict: [[B]]", "7 + 8 = 15. Final verdict: [[B]]")
+    False
+    """
+    return reference is not None and text.split() == reference.split()
+
+
 def select_chains(
     chains: Sequence[SampledChain],
     preferred: int,
     per_order: int = 1,
     agree_orders: bool = False,
     drop_all_right: bool = True,
+    reference: Mapping[tuple[int, ...], str | None] | None = None,
 ) -> list[SampledChain]:
     """The right chains a round keeps from one pair (rules in the module docstring).
+
+    With ``reference`` (the rule's chain per response order), a chain is right only when its
+    verdict is right *and* it states the reference's steps (:func:`same_steps`): on a two-way
+    verdict a chain that guesses is right half the time, so a right verdict alone is weak
+    evidence of right reasoning (Lightman et al. 2023 judge chains by their steps).
 
     >>> right = [SampledChain((0, 1), "a", 0), SampledChain((1, 0), "b", 0)]
     >>> wrong = [SampledChain((0, 1), "c", 1), SampledChain((1, 0), "d", None)]
@@ -63,7 +80,14 @@ def select_chains(
     []
     >>> select_chains(right + wrong[:1], 0, agree_orders=True)  # order (0, 1) splits 1-1
     []
+    >>> [c.text for c in select_chains(right, 0, reference={(0, 1): "a", (1, 0): "x"})]
+    ['a']
     """
+    if reference is not None:
+        chains = [
+            c if same_steps(c.text, reference.get(c.order)) else SampledChain(c.order, c.text, None)
+            for c in chains
+        ]
     stats = pair_stats(chains, preferred)
     if stats["right"] == 0 or (drop_all_right and stats["right"] == stats["n"]):
         return []
@@ -95,10 +119,14 @@ def mix_rows(rows: Sequence[TaskRow], n: int, seed: int = 0) -> list[TaskRow]:
 
 
 def round_log(
-    samples: Sequence[tuple[TaskRow, Sequence[SampledChain]]], kept: int, pairs_kept: int
+    samples: Sequence[tuple[TaskRow, Sequence[SampledChain]]],
+    kept: int,
+    pairs_kept: int,
+    verified: int | None = None,
 ) -> dict[str, Any]:
     """What a round reports about its sampling: pairs, chain accuracy, own-verdict rate,
-    kept rate, and the share of pairs by how many of their chains were right.
+    kept rate, the share of pairs by how many of their chains were right, and, given the
+    count of ``verified`` chains (right verdict and the rule's steps), their share.
 
     >>> row = {"preferred": 0}
     >>> log = round_log([(row, [SampledChain((0, 1), "a", 0), SampledChain((1, 0), "b", 1)])], 1, 1)
@@ -111,7 +139,7 @@ def round_log(
     own = sum(c.winner is not None for _, chains in samples for c in chains)
     all_right = sum(ok == n for ok, n in rights if n)
     none_right = sum(ok == 0 for ok, _ in rights)
-    return {
+    out: dict[str, Any] = {
         "pairs": len(samples),
         "chains": n_chains,
         "chain_accuracy": right / n_chains if n_chains else float("nan"),
@@ -123,3 +151,7 @@ def round_log(
         "kept_chains": kept,
         "kept_rate": kept / n_chains if n_chains else float("nan"),
     }
+    if verified is not None:
+        out["verified_chains"] = verified
+        out["verified_accuracy"] = verified / n_chains if n_chains else float("nan")
+    return out
