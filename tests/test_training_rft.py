@@ -204,3 +204,34 @@ def test_a_round_on_preference_data_mixes_in_the_configs_preference_chains() -> 
     against = {**pair, "preferred": 0}
     data, mixed = round_data(cfg, RFTConfig(sft_mix=1.0), kept, [against], 0)
     assert mixed == 0 and len(data) == 1
+
+
+def test_a_stored_round_is_counted_again_under_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import random
+    from dataclasses import asdict
+
+    from grm.training.data import rule_chain
+    from grm.training.rft import main
+    from grm.training.tasks import addition_item
+
+    row = addition_item(47, 38, random.Random(1))
+    pref = row["preferred"]
+    good = str(rule_chain(row, BA))
+    cs = [SampledChain(AB, "A guess. Final verdict: [[A]]", pref), SampledChain(BA, good, pref)]
+    cs += [SampledChain(AB, "x", 1 - pref)]
+    rdir = tmp_path / "run/rft/round-0"
+    rdir.mkdir(parents=True)
+    record = {"row": row, "chains": [asdict(c) for c in cs]}
+    (rdir / "samples.jsonl").write_text(json.dumps(record) + "\n")
+    config = tmp_path / "rft.yaml"
+    config.write_text(f"output_dir: {tmp_path / 'run'}\nstages: [rft]\nrft: {{k: 4}}\n")
+    main([str(config)])
+    plain = json.loads(capsys.readouterr().out)
+    main([str(config), "--verify"])
+    verified = json.loads(capsys.readouterr().out)
+    assert plain["kept_chains"] == 2 and verified["kept_chains"] == 1
+    assert plain["verified_chains"] == verified["verified_chains"] == 1
+    with pytest.raises(SystemExit, match="no stored chains"):
+        main([str(config), "--round", "1"])

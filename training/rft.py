@@ -36,7 +36,7 @@ import random
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,32 @@ def references(
     return {c.order: rule_chain(row, c.order, cfg.template, kind) for c in chains}
 
 
+def select_round(
+    cfg: Any, rft: RFTConfig, samples: Sequence[tuple[TaskRow, Sequence[SampledChain]]]
+) -> tuple[list[TaskRow], dict[str, Any]]:
+    """The kept chains of a round's samples, as rows, and the round's :func:`round_log`."""
+    kept_rows: list[TaskRow] = []
+    pairs_kept = 0
+    verified = 0
+    for row, pair_chains in samples:
+        reference = references(cfg, row, pair_chains)
+        verified += sum(
+            c.winner == row["preferred"] and same_steps(c.text, reference[c.order])
+            for c in pair_chains
+        )
+        kept = select_chains(
+            pair_chains,
+            row["preferred"],
+            rft.per_order,
+            rft.agree_orders,
+            rft.drop_all_right,
+            reference if rft.verify else None,
+        )
+        pairs_kept += bool(kept)
+        kept_rows += [{**row, "chain": c.text, "order": list(c.order)} for c in kept]
+    return kept_rows, round_log(samples, len(kept_rows), pairs_kept, verified)
+
+
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     with path.open("w") as f:
         for row in rows:
@@ -231,30 +257,8 @@ def run_round(
         )
         tmp.rename(samples_path)  # written whole or not at all: a resume never reads half
         (out / "sampling.json").write_text(json.dumps({"seconds": sample_s}))
-    kept_rows: list[TaskRow] = []
-    pairs_kept = 0
-    verified = 0
-    for row, pair_chains in samples:
-        reference = references(cfg, row, pair_chains)
-        verified += sum(
-            c.winner == row["preferred"] and same_steps(c.text, reference[c.order])
-            for c in pair_chains
-        )
-        kept = select_chains(
-            pair_chains,
-            row["preferred"],
-            rft.per_order,
-            rft.agree_orders,
-            rft.drop_all_right,
-            reference if rft.verify else None,
-        )
-        pairs_kept += bool(kept)
-        kept_rows += [{**row, "chain": c.text, "order": list(c.order)} for c in kept]
-    log = {
-        "round": r,
-        "start_model": model,
-        **round_log(samples, len(kept_rows), pairs_kept, verified),
-    }
+    kept_rows, counts = select_round(cfg, rft, samples)
+    log = {"round": r, "start_model": model, **counts}
     log["sampling_seconds"] = sample_s
     logger.info("RFT round %d: %s", r, json.dumps(log))
     if not kept_rows:
@@ -347,3 +351,29 @@ def run_rft(cfg: Any, model_path: str | None = None, out: Path | None = None) ->
             shutil.copy2(item, target)
     logger.info("RFT: %d rounds; the judge is at %s", rft.rounds, dest)
     return dest
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m grm.training.rft CONFIG``: a finished round's counts again from its stored
+    chains (``samples.jsonl``), under the config's rules (``--verify``: with ``rft.verify``
+    on), with no sampling or training."""
+    import argparse
+
+    from grm.training.config import TrainConfig
+
+    p = argparse.ArgumentParser(prog="python -m grm.training.rft", description=main.__doc__)
+    p.add_argument("config", help="the YAML the round ran with")
+    p.add_argument("--round", type=int, default=0, help="round number (default 0)")
+    p.add_argument("--verify", action="store_true", help="count with rft.verify on")
+    args = p.parse_args(argv)
+    cfg = TrainConfig.from_yaml(args.config)
+    rft = cfg.rft if not args.verify else replace(cfg.rft, verify=True)
+    path = Path(cfg.output_dir) / "rft" / f"round-{args.round}" / "samples.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"no stored chains at {path}: run the round first (grm train CONFIG).")
+    _, counts = select_round(cfg, rft, _read_samples(path))
+    print(json.dumps(counts, indent=2))
+
+
+if __name__ == "__main__":
+    main()
