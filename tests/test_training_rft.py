@@ -235,3 +235,92 @@ def test_a_stored_round_is_counted_again_under_verify(
     assert plain["verified_chains"] == verified["verified_chains"] == 1
     with pytest.raises(SystemExit, match="no stored chains"):
         main([str(config), "--round", "1"])
+
+
+def test_a_dpo_round_pairs_each_kept_chain_with_a_wrong_one_of_its_order() -> None:
+    import random
+
+    from grm.training.data import rule_chain
+    from grm.training.rft import select_round
+    from grm.training.tasks import addition_item
+
+    row = addition_item(47, 38, random.Random(1))
+    pref = row["preferred"]
+    good = {o: str(rule_chain(row, o)) for o in (AB, BA)}
+    lucky = good[AB].replace("= 85", "= 86", 1)
+    cs = [
+        SampledChain(AB, lucky, pref),  # right letter, wrong step
+        SampledChain(AB, good[AB], pref),
+        SampledChain(AB, "Final verdict: [[?]]", None),  # no verdict of its own
+        SampledChain(BA, good[BA], pref),  # BA has nothing wrong to pair with
+    ]
+    sample = [(row, cs)]
+    dpo = RFTConfig(objective="dpo", verify=True)
+    rows, log = select_round(TrainConfig(stages=("rft",)), dpo, sample)
+    # a wrong verdict is the first choice of rejected chain, before a lucky one
+    assert [(r["chain"], r["rejected"]) for r in rows] == [(good[AB], "Final verdict: [[?]]")]
+    assert log["kept_chains"] == 1 and log["pairs_kept"] == 1
+    lucky_only = [(row, [cs[0], cs[1]])]
+    rows, _ = select_round(TrainConfig(stages=("rft",)), dpo, lucky_only)
+    assert [r["rejected"] for r in rows] == [lucky]
+    # without verify the lucky chain is right, so nothing in its order is wrong but cs[2]
+    plain = RFTConfig(objective="dpo")
+    rows, _ = select_round(TrainConfig(stages=("rft",)), plain, lucky_only)
+    assert rows == []
+
+
+def test_a_dpo_round_cannot_mix_in_sft_rows() -> None:
+    with pytest.raises(ValueError, match="rft.sft_mix mixes SFT rows"):
+        RFTConfig(objective="dpo", sft_mix=1.0)
+    with pytest.raises(ValueError, match="rft.objective must be 'sft' or 'dpo'"):
+        RFTConfig(objective="ppo")
+
+
+@pytest.mark.slow
+def test_a_dpo_round_trains_from_stored_chains_and_saves_a_judge(tmp_path: Path) -> None:
+    import random
+    from dataclasses import asdict
+
+    from grm.training.data import rule_chain
+    from grm.training.pipeline import run
+    from grm.training.tasks import addition_item
+
+    from grm import RewardModel
+
+    out = tmp_path / "dpo"
+    rdir = out / "rft/round-0"
+    rdir.mkdir(parents=True)
+    records = []
+    for a, b in ((47, 38), (19, 26)):
+        row = addition_item(a, b, random.Random(a))
+        pref = row["preferred"]
+        cs = [SampledChain(o, str(rule_chain(row, o)), pref) for o in (AB, BA)]
+        cs += [
+            SampledChain(o, "Final verdict: [[A]]" if o[0] != pref else "[[B]]", 1 - pref)
+            for o in (AB, BA)
+        ]
+        records.append(json.dumps({"row": row, "chains": [asdict(c) for c in cs]}))
+    (rdir / "samples.jsonl").write_text("\n".join(records) + "\n")
+    (rdir / "sampling.json").write_text('{"seconds": 1.0}')
+    cfg = TrainConfig(
+        output_dir=str(out),
+        stages=("rft",),
+        lora_r=4,
+        torch_threads=2,
+        rft=RFTConfig(
+            rounds=1,
+            k=4,
+            verify=True,
+            objective="dpo",
+            train={"max_steps": 1, "per_device_train_batch_size": 2, "save_steps": 1},
+        ),
+    )
+    run(cfg)
+    log = json.loads((rdir / "round.json").read_text())
+    assert log["kept_chains"] == 4 and log["verified_chains"] == 4
+    first = json.loads((rdir / "kept.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"prompt", "chosen", "rejected"}
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any("rewards/margins" in m for m in metrics)  # DPOTrainer's own log, one step
+    with RewardModel.load(str(out), engine="transformers") as rm:
+        assert rm.compare("What is 12 + 30?", "42", "43", k=1, max_tokens=8).k_used == 1

