@@ -100,6 +100,7 @@ def test_verify_keeps_only_chains_that_state_the_rules_steps() -> None:
         ({"rounds": 0}, "rft.rounds must be >= 1"),
         ({"temperature": 0}, "rft.temperature must be > 0"),
         ({"sft_mix": -1}, "rft.sft_mix must be in"),
+        ({"max_kept": -1}, "rft.max_kept must be >= 0"),
         ({"train": {"output_dir": "x"}}, "rft.train.output_dir is set by grm"),
         ({"roundz": 2}, "rft: unknown keys ['roundz']"),
     ],
@@ -115,6 +116,7 @@ def test_bad_rft_sections_name_the_field(section: dict[str, object], message: st
         "rft-suite.yaml",
         "rft-suite-anchored.yaml",
         "rft-suite-verified.yaml",
+        "rft-suite-dpo.yaml",
         "rft-hh-rule.yaml",
         "rft-hh-rule-curve.yaml",
     ],
@@ -312,13 +314,17 @@ def test_a_dpo_round_trains_from_stored_chains_and_saves_a_judge(tmp_path: Path)
             k=4,
             verify=True,
             objective="dpo",
+            max_kept=3,
             train={"max_steps": 1, "per_device_train_batch_size": 2, "save_steps": 1},
         ),
     )
     run(cfg)
     log = json.loads((rdir / "round.json").read_text())
     assert log["kept_chains"] == 4 and log["verified_chains"] == 4
-    first = json.loads((rdir / "kept.jsonl").read_text().splitlines()[0])
+    assert log["trained_chains"] == 3  # max_kept draws 3 of the 4 preference pairs
+    lines = (rdir / "kept.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    first = json.loads(lines[0])
     assert set(first) == {"prompt", "chosen", "rejected"}
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any("rewards/margins" in m for m in metrics)  # DPOTrainer's own log, one step

@@ -56,6 +56,9 @@ class RFTConfig:
     """Rule-rationale SFT rows mixed into each round's fine-tune, per kept chain (0.5: one
     for every two kept chains), drawn from the round's sampled pairs: a replay anchor, since
     a right verdict at ~60% chain accuracy is weak evidence that the chain's reasoning is."""
+    max_kept: int = 0
+    """At most this many kept chains (preference pairs for ``dpo``) trained on per round,
+    drawn at random with the round's seed; 0 trains on all (a cap on a round's CPU time)."""
     objective: str = "sft"
     """How a round trains on what it keeps: ``sft`` (the kept chains as SFT rows) or ``dpo``
     (each kept chain against a chain of the same pair and order that is not right, with
@@ -90,6 +93,8 @@ class RFTConfig:
             raise ValueError(
                 f"rft.sft_mix must be in [0, 4] (rows per kept chain), got {self.sft_mix}."
             )
+        if self.max_kept < 0:
+            raise ValueError(f"rft.max_kept must be >= 0 (0: no cap), got {self.max_kept}.")
         if self.objective not in ("sft", "dpo"):
             raise ValueError(f"rft.objective must be 'sft' or 'dpo', got {self.objective!r}.")
         if self.objective == "dpo" and self.sft_mix:

@@ -85,6 +85,10 @@ def stage_args(cfg: TrainConfig, stage: str) -> Any:
         from grm.training.sft import sft_args
 
         return sft_args(cfg)
+    if stage == "rft" and cfg.rft.objective == "dpo":
+        from grm.training.rft_dpo import dpo_args
+
+        return dpo_args(cfg, 0, Path(cfg.output_dir) / "rft" / "round-0" / "checkpoints")
     if stage == "rft":
         from grm.training.rft import rft_args
 

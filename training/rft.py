@@ -217,6 +217,9 @@ def run_round(
             f"RFT round {r} kept no chains ({log['pairs']} pairs, chain accuracy "
             f"{log['chain_accuracy']:.1%}); sample more pairs or raise rft.k."
         )
+    if rft.max_kept and len(kept_rows) > rft.max_kept:
+        kept_rows = random.Random(rft.seed + r).sample(kept_rows, rft.max_kept)
+    log["trained_chains"] = len(kept_rows)
     t1 = time.perf_counter()
     if rft.objective == "dpo":
         from grm.training.rft_dpo import dpo_rows, fine_tune_dpo
