@@ -277,3 +277,17 @@ def test_the_points_view_lists_each_records_k1_and_chain_accuracy() -> None:
         and "| 300 | 58.8 [56.5, 61.1] | 58.0 | 0.09 |" in rows[0]
     )
     assert rows[1].startswith("| scaling-sft-pairs51-100 | ")
+
+
+def test_the_rounds_view_shows_each_rounds_counts_and_its_own_timings() -> None:
+    # The HH round's stored chains counted twice: under its own rules (30 pairs kept, as
+    # docs/benchmarks.md says) and under step verification, where no chain passes; only the
+    # first row is the round that ran, so only it carries timings.
+    docs = Path(__file__).resolve().parents[1] / "docs" / "records"
+    names = ["rft-round-hh-rule-curve", "rft-round-hh-rule-curve-verified"]
+    rows = render.from_records(docs)(names, "rounds").splitlines()[2:]
+    assert rows[0].startswith(
+        "| rft-round-hh-rule-curve | verdict, both orders, sft | 240 | 1920 | 51.3% | 0.0% | 30 "
+        "| 60 | 60 | 14.0 | 8.9 |"
+    )
+    assert rows[1].endswith("| 51.3% | 0.0% | 0 | 0 | - | - | - |")

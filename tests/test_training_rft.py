@@ -209,7 +209,7 @@ def test_a_round_on_preference_data_mixes_in_the_configs_preference_chains() -> 
 
 
 def test_a_stored_round_is_counted_again_under_verify(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import random
     from dataclasses import asdict
@@ -237,6 +237,13 @@ def test_a_stored_round_is_counted_again_under_verify(
     assert plain["verified_chains"] == verified["verified_chains"] == 1
     with pytest.raises(SystemExit, match="no stored chains"):
         main([str(config), "--round", "1"])
+    from grm.benchmarks import record
+
+    monkeypatch.setattr(record, "RECORDS", tmp_path / "records")
+    main([str(config), "--verify", "--record", "recount"])
+    saved = record.load(tmp_path / "records/recount.json")
+    assert saved["kind"] == "rft_round" and saved["figures"]["counts"]["kept_chains"] == 1
+    assert saved["figures"]["round"] is None  # no round ran under these rules
 
 
 def test_a_dpo_round_pairs_each_kept_chain_with_a_wrong_one_of_its_order() -> None:

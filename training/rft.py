@@ -327,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("config", help="the YAML the round ran with")
     p.add_argument("--round", type=int, default=0, help="round number (default 0)")
     p.add_argument("--verify", action="store_true", help="count with rft.verify on")
+    p.add_argument("--record", help="also write the counts to docs/records/NAME.json")
     args = p.parse_args(argv)
     cfg = TrainConfig.from_yaml(args.config)
     rft = cfg.rft if not args.verify else replace(cfg.rft, verify=True)
@@ -335,6 +336,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"no stored chains at {path}: run the round first (grm train CONFIG).")
     _, counts = select_round(cfg, rft, _read_samples(path))
     print(json.dumps(counts, indent=2))
+    if args.record:
+        from grm.benchmarks.record import Run
+
+        run = Run(args.record, "rft_round", vars(args))
+        run.figures["counts"] = {
+            **counts,
+            "verify": rft.verify,
+            "agree_orders": rft.agree_orders,
+            "objective": rft.objective,
+        }
+        done = path.parent / "round.json"
+        # what the round logged when it ran (timings, trained rows), if these are its rules
+        same = done.is_file() and rft == cfg.rft
+        run.figures["round"] = json.loads(done.read_text()) if same else None
+        print(f"record: {run.save()}")
 
 
 if __name__ == "__main__":

@@ -149,6 +149,33 @@ def view_scalar_rm(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def view_rounds(records: list[dict[str, Any]]) -> str:
+    """Rejection-sampling rounds, one row per record (``python -m grm.training.rft CONFIG
+    --record NAME``): the counts under the record's rules, and the round's own timings."""
+    lines = [
+        "| record | rule | pairs | chains | chain acc. | verified | pairs kept | kept | trained "
+        "| sampling min | fine-tune min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        c, done = r["figures"]["counts"], r["figures"].get("round") or {}
+        rule = "verified" if c["verify"] else "verdict"
+        rule += (", both orders" if c.get("agree_orders") else "") + f", {c['objective']}"
+        # a round logged before trained_chains existed trained on every kept chain
+        trained = done.get("trained_chains", c["kept_chains"]) if done else "-"
+        minutes = [
+            f"{done[k] / 60:.1f}" if k in done else "-"
+            for k in ("sampling_seconds", "train_seconds")
+        ]
+        lines.append(
+            f"| {r['name']} | {rule} | {c['pairs']} | {c['chains']} | "
+            f"{100 * c['chain_accuracy']:.1f}% | {100 * c['verified_accuracy']:.1f}% | "
+            f"{c['pairs_kept']} | {c['kept_chains']} | {trained} | "
+            f"{minutes[0]} | {minutes[1]} |"
+        )
+    return "\n".join(lines)
+
+
 def view_judges(records: list[dict[str, Any]]) -> str:
     """Several judges on one held-out split with paired differences (``eval_heldout``)."""
     from grm.benchmarks.heldout import judges_table
@@ -196,6 +223,7 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "ranking": view_ranking,
     "tip_budget": view_tip_budget,
     "scalar_rm": view_scalar_rm,
+    "rounds": view_rounds,
     "judges": view_judges,
     "verl_loop": view_verl_loop,
     "engine_pick": view_engine_pick,
