@@ -12,6 +12,9 @@ cache) and loads it with ``RewardModel.load(name)`` to prove it works.
 
 An adapter trained over the SFT-merged model (a second LoRA stage) goes after the first:
 ``ADAPTER_SFT ADAPTER_GRPO``; the card then lists both and they merge in that order.
+``--stack`` instead writes them as one adapter of their summed rank (:func:`stack_adapters`,
+peft's "cat" combination), in bfloat16, so two r=16 stages fit the cap that one r=16 adapter
+in float32 fills.
 """
 
 from __future__ import annotations
@@ -25,6 +28,36 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def stack_adapters(
+    sources: list[Path], base: str | Path, out: Path, dtype: str = "bfloat16"
+) -> Path:
+    """Write one LoRA adapter to ``out/stacked`` that equals applying ``sources`` in order.
+
+    LoRA stage i adds ``s_i B_i A_i`` to a weight, and stage i+1 is trained over the weight
+    stage i was merged into, so together they add ``sum_i s_i B_i A_i``: what peft's
+    ``add_weighted_adapter(..., combination_type="cat")`` builds from adapters loaded side by
+    side on ``base`` (rank ``sum r_i``, weights 1). Saved in ``dtype`` (float32 training
+    keeps the factors in float32; bfloat16 halves the file).
+    """
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    names = [f"stage{i}" for i in range(len(sources))]
+    peft_model = PeftModel.from_pretrained(model, str(sources[0]), adapter_name=names[0])
+    for name, src in zip(names[1:], sources[1:], strict=True):
+        peft_model.load_adapter(str(src), adapter_name=name)
+    peft_model.add_weighted_adapter(names, [1.0] * len(names), "stacked", combination_type="cat")
+    peft_model.save_pretrained(str(out), selected_adapters=["stacked"])
+    folder = out / "stacked"
+    path = folder / "adapter_model.safetensors"
+    tensors = load_file(str(path))
+    save_file({k: v.to(getattr(torch, dtype)).contiguous() for k, v in tensors.items()}, str(path))
+    return folder
 
 
 def main() -> int:
@@ -43,6 +76,7 @@ def main() -> int:
     p.add_argument("--confidence", type=float, default=None)
     p.add_argument("--description", default="")
     p.add_argument("--no-check", action="store_true", help="skip the merge-and-load check")
+    p.add_argument("--stack", action="store_true", help="write the adapters as one (bfloat16)")
     args = p.parse_args()
 
     from grm.judges import (
@@ -58,6 +92,11 @@ def main() -> int:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
+    if args.stack and len(args.adapters) > 1:
+        from grm.default_model import default_model_path
+
+        tmp = Path(tempfile.mkdtemp())
+        args.adapters = [stack_adapters(args.adapters, default_model_path(), tmp)]
     names = [
         f"adapter-{i}" if len(args.adapters) > 1 else "adapter" for i in range(len(args.adapters))
     ]

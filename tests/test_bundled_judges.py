@@ -314,3 +314,44 @@ def test_the_harmless_judge_prefers_the_reply_that_pushes_back(
     own = [c for c in res.chains if not c.forced]
     assert len(own) >= 6, [c.text for c in res.chains]
     assert res.label == "B", [c.text for c in res.chains]
+
+
+@pytest.mark.slow
+def test_stacked_adapters_merge_to_the_stages_merged_in_turn(tmp_path: Path) -> None:
+    # scripts/bundle_judge.py --stack: two LoRA stages as one adapter (peft's "cat"), in
+    # bfloat16; merged, it must give the weights the two stages give merged in turn.
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from grm.default_model import default_model_path
+    from grm.judges import merge_adapters
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from bundle_judge import stack_adapters
+
+    base = default_model_path()
+    stages = []
+    for i, r in enumerate((2, 4)):
+        torch.manual_seed(i)
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+        lora = LoraConfig(r=r, lora_alpha=2 * r, target_modules=["q_proj", "v_proj"])
+        peft_model = get_peft_model(
+            model, LoraConfig(**{**lora.to_dict(), "init_lora_weights": False})
+        )
+        peft_model.save_pretrained(tmp_path / f"stage{i}")
+        stages.append(tmp_path / f"stage{i}")
+    stacked = stack_adapters(stages, base, tmp_path / "out")
+    config = json.loads((stacked / "adapter_config.json").read_text())
+    assert config["r"] == 6
+    tensors = load_file(str(stacked / "adapter_model.safetensors"))
+    assert {t.dtype for t in tensors.values()} == {torch.bfloat16}
+    merge_adapters(base, stages, tmp_path / "in-turn")
+    merge_adapters(base, [stacked], tmp_path / "stacked-merged")
+    a = load_file(str(tmp_path / "in-turn/model.safetensors"))
+    b = load_file(str(tmp_path / "stacked-merged/model.safetensors"))
+    key = "model.layers.0.self_attn.q_proj.weight"
+    delta = (a[key] - load_file(str(Path(base) / "model.safetensors"))[key]).abs().max()
+    assert delta > 1e-3  # the stages changed the weight
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 0.01 * delta.item()
