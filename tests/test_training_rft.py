@@ -117,6 +117,7 @@ def test_bad_rft_sections_name_the_field(section: dict[str, object], message: st
         "rft-suite-anchored.yaml",
         "rft-suite-verified.yaml",
         "rft-suite-dpo.yaml",
+        "rft-suite-control.yaml",
         "rft-hh-rule.yaml",
         "rft-hh-rule-curve.yaml",
     ],
@@ -337,3 +338,22 @@ def test_a_dpo_round_trains_from_stored_chains_and_saves_a_judge(tmp_path: Path)
     assert any("rewards/margins" in m for m in metrics)  # DPOTrainer's own log, one step
     with RewardModel.load(str(out), engine="transformers") as rm:
         assert rm.compare("What is 12 + 30?", "42", "43", k=1, max_tokens=8).k_used == 1
+
+
+def test_a_control_round_trains_rule_chains_of_random_pairs_in_the_kept_count() -> None:
+    import random
+
+    from grm.training.data import rule_chain
+    from grm.training.rft import round_data
+    from grm.training.tasks import addition_item
+
+    rng = random.Random(0)
+    sampled = [addition_item(rng.randrange(10, 99), rng.randrange(10, 99), rng) for _ in range(6)]
+    kept = [{**sampled[0], "chain": "kept chain", "order": [0, 1]}] * 5
+    data, n = round_data(TrainConfig(stages=("rft",)), RFTConfig(control=True), kept, sampled, 0)
+    texts = [row["completion"][0]["content"] for row in data]
+    assert n == len(data) == 5 and "kept chain" not in texts
+    rules = {str(rule_chain(row, o)) for row in sampled for o in (AB, BA)}
+    assert set(texts) <= rules
+    with pytest.raises(ValueError, match="rft.control replaces the kept chains"):
+        RFTConfig(control=True, objective="dpo")

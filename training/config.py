@@ -56,6 +56,10 @@ class RFTConfig:
     """Rule-rationale SFT rows mixed into each round's fine-tune, per kept chain (0.5: one
     for every two kept chains), drawn from the round's sampled pairs: a replay anchor, since
     a right verdict at ~60% chain accuracy is weak evidence that the chain's reasoning is."""
+    control: bool = False
+    """A control round: fine-tune on as many rule-chain rows as chains were kept, from
+    pairs of the round drawn at random (both orders), instead of the kept chains; what the
+    round's selection adds is the difference between the two judges."""
     max_kept: int = 0
     """At most this many kept chains (preference pairs for ``dpo``) trained on per round,
     drawn at random with the round's seed; 0 trains on all (a cap on a round's CPU time)."""
@@ -97,6 +101,11 @@ class RFTConfig:
             raise ValueError(f"rft.max_kept must be >= 0 (0: no cap), got {self.max_kept}.")
         if self.objective not in ("sft", "dpo"):
             raise ValueError(f"rft.objective must be 'sft' or 'dpo', got {self.objective!r}.")
+        if self.control and (self.objective != "sft" or self.sft_mix):
+            raise ValueError(
+                "rft.control replaces the kept chains with rule chains of random pairs; it "
+                "needs objective sft and sft_mix 0."
+            )
         if self.objective == "dpo" and self.sft_mix:
             raise ValueError(
                 "rft.sft_mix mixes SFT rows, which a dpo round cannot train on; set it to 0 "

@@ -73,13 +73,20 @@ def round_data(
     per kept chain drawn from the round's ``sampled`` pairs (for ``cfg.data``'s pairs, which
     have no facts to reason from, the chains ``cfg.preference_chains`` names); and how many
     rationale rows were mixed in (fewer than the pairs drawn where ``"rule"`` has no chain
-    for a pair: the rule disagrees with its label)."""
+    for a pair: the rule disagrees with its label). With ``rft.control`` the rows are
+    instead as many rationale rows as chains were kept, both orders of pairs drawn at random
+    from ``sampled``: the same source and size without the round's selection."""
     from grm.training.data import sft_rows
 
     seed = rft.seed + r
+    chains = cfg.preference_chains if cfg.data is not None else None
+    if rft.control:  # the round's rows without its selection: rule chains of random pairs
+        pairs = mix_rows(sampled, (len(kept) + 1) // 2, seed)
+        rows = sft_rows(pairs, cfg.template, True, seed, preference_chains=chains)[: len(kept)]
+        random.Random(seed).shuffle(rows)
+        return rows, len(rows)
     data = sft_rows(kept, cfg.template, seed=seed)
     mix = mix_rows(sampled, round(rft.sft_mix * len(kept)), seed)
-    chains = cfg.preference_chains if cfg.data is not None else None
     mixed = sft_rows(mix, cfg.template, seed=seed, preference_chains=chains)
     data += mixed
     random.Random(seed).shuffle(data)
