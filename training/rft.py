@@ -352,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "verify": rft.verify,
             "agree_orders": rft.agree_orders,
             "objective": rft.objective,
+            "control": rft.control,
         }
         done = path.parent / "round.json"
         # what the round logged when it ran (timings, trained rows), if these are its rules

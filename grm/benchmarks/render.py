@@ -161,6 +161,7 @@ def view_rounds(records: list[dict[str, Any]]) -> str:
         c, done = r["figures"]["counts"], r["figures"].get("round") or {}
         rule = "verified" if c["verify"] else "verdict"
         rule += (", both orders" if c.get("agree_orders") else "") + f", {c['objective']}"
+        rule += " (control: random pairs' rule chains)" if c.get("control") else ""
         # a round logged before trained_chains existed trained on every kept chain
         trained = done.get("trained_chains", c["kept_chains"]) if done else "-"
         minutes = [
