@@ -44,26 +44,16 @@ from grm.training.config import RFTConfig, TrainConfig
 from grm.training.rft_sample import sample_pairs
 from grm.training.rft_select import (
     SampledChain,
+    is_right,
     mix_rows,
     rejected_for,
     round_log,
-    same_steps,
     select_chains,
 )
+from grm.training.rft_train import fine_tune, rft_args
 from grm.training.tasks import TaskRow
 
 logger = logging.getLogger(__name__)
-
-#: SFT arguments of one RFT round's fine-tune; the YAML ``rft.train`` section overrides them.
-RFT_TRAIN_DEFAULTS: dict[str, Any] = {
-    "num_train_epochs": 1,
-    "per_device_train_batch_size": 8,
-    "learning_rate": 2e-4,
-    "lr_scheduler_type": "cosine",
-    "warmup_steps": 2,
-    "max_length": 1024,
-    "weight_decay": 0.0,
-}
 
 
 def round_data(
@@ -135,10 +125,7 @@ def select_round(
     verified = 0
     for row, pair_chains in samples:
         reference = references(cfg, row, pair_chains)
-        verified += sum(
-            c.winner == row["preferred"] and same_steps(c.text, reference[c.order])
-            for c in pair_chains
-        )
+        verified += sum(is_right(c, row["preferred"], reference) for c in pair_chains)
         kept = select_chains(
             pair_chains,
             row["preferred"],
@@ -228,70 +215,27 @@ def run_round(
         kept_rows = random.Random(rft.seed + r).sample(kept_rows, rft.max_kept)
     log["trained_chains"] = len(kept_rows)
     t1 = time.perf_counter()
+    trainer_cls: Any
     if rft.objective == "dpo":
-        from grm.training.rft_dpo import dpo_rows, fine_tune_dpo
+        from grm.training.rft_dpo import dpo_args, dpo_rows
+        from trl import DPOTrainer
 
         data, log["sft_mix_rows"] = dpo_rows(kept_rows, cfg.template), 0
-        _write_jsonl(out / "kept.jsonl", data)
-        fine_tune_dpo(cfg, r, train_from or model, data, out)
+        args, trainer_cls = dpo_args(cfg, r, out / "checkpoints"), DPOTrainer
     else:
+        from trl import SFTTrainer
+
+        trainer_cls = SFTTrainer
         samples_rows = [row for row, _ in samples]
         data, log["sft_mix_rows"] = round_data(cfg, rft, kept_rows, samples_rows, r)
-        _write_jsonl(out / "kept.jsonl", data)
-        _fine_tune(cfg, rft, r, train_from or model, data, out)
+        args = rft_args(cfg, r, out / "checkpoints")
+    _write_jsonl(out / "kept.jsonl", data)
+    fine_tune(cfg, r, train_from or model, data, out, trainer_cls, args)
     log["train_seconds"] = time.perf_counter() - t1
     # t0 is before sampling, so a reused sample's time is the only one to add.
     log["seconds"] = (time.perf_counter() - t0) + (sample_s if reused else 0.0)
     (out / "round.json").write_text(json.dumps(log, indent=2))
     return log
-
-
-def rft_args(cfg: Any, r: int = 0, output_dir: Path | None = None) -> Any:
-    """``trl.SFTConfig`` of round ``r``'s fine-tune: grm's defaults, then ``rft.train``."""
-    from grm.training.common import trainer_defaults
-    from trl import SFTConfig
-
-    rft: RFTConfig = cfg.rft
-    out = output_dir or Path(cfg.output_dir) / "rft" / f"round-{r}" / "checkpoints"
-    return SFTConfig(
-        **{
-            **trainer_defaults(cfg, "rft"),
-            **RFT_TRAIN_DEFAULTS,
-            "seed": rft.seed + r,
-            **rft.train,
-            "output_dir": str(out),
-        }
-    )
-
-
-def _fine_tune(
-    cfg: Any, rft: RFTConfig, r: int, model: str, data: list[dict[str, Any]], out: Path
-) -> None:
-    from datasets import Dataset
-    from grm.training.common import (
-        METRICS_FILE,
-        load_model,
-        metrics_callback,
-        peft_config,
-        save_final,
-    )
-    from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTTrainer
-
-    ckpts = out / "checkpoints"
-    args = rft_args(cfg, r, ckpts)
-    policy, tokenizer = load_model(model, cfg.torch_threads, cfg.dtype)
-    trainer = SFTTrainer(
-        model=policy,
-        args=args,
-        train_dataset=Dataset.from_list(data),
-        processing_class=tokenizer,
-        peft_config=peft_config(cfg),
-        callbacks=[metrics_callback(Path(cfg.output_dir) / METRICS_FILE, f"rft-{r}")],
-    )
-    resume = get_last_checkpoint(str(ckpts)) if cfg.resume and ckpts.is_dir() else None
-    trainer.train(resume_from_checkpoint=resume)
-    save_final(trainer, tokenizer, out / "model")
 
 
 def run_rft(cfg: Any, model_path: str | None = None, out: Path | None = None) -> Path:

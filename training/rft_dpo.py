@@ -8,7 +8,8 @@ pushes the judge from the second toward the first. That is iterative reasoning p
 optimisation (Pang et al. 2024, "Iterative Reasoning Preference Optimization"): DPO between
 right and wrong chains of one question plus the NLL of the right one (TRL's
 ``loss_type: [sigmoid, sft]``), which on GSM8K beat SFT on the right chains alone. With LoRA
-the reference model is the round's starting judge (the adapter switched off).
+the reference model is the round's starting judge (the adapter switched off). The
+fine-tune itself is :func:`grm.training.rft_train.fine_tune` with TRL's ``DPOTrainer``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grm.training.config import RFTConfig
 from grm.training.tasks import TaskRow
 
 from grm.templates import get_template
@@ -65,45 +65,7 @@ def dpo_rows(rows: Sequence[TaskRow], template: str = "default") -> list[dict[st
 
 def dpo_args(cfg: Any, r: int, output_dir: Path) -> Any:
     """``trl.DPOConfig`` of round ``r``: grm's defaults, then ``rft.train``."""
-    from grm.training.common import trainer_defaults
+    from grm.training.rft_train import round_args
     from trl import DPOConfig
 
-    rft: RFTConfig = cfg.rft
-    return DPOConfig(
-        **{
-            **trainer_defaults(cfg, "rft"),
-            **DPO_TRAIN_DEFAULTS,
-            "seed": rft.seed + r,
-            **rft.train,
-            "output_dir": str(output_dir),
-        }
-    )
-
-
-def fine_tune_dpo(cfg: Any, r: int, model: str, data: list[dict[str, Any]], out: Path) -> None:
-    """Train the judge at ``model`` on round ``r``'s preference ``data``; the merged judge
-    goes to ``out/model`` (resumable from ``out/checkpoints`` as an SFT round is)."""
-    from datasets import Dataset
-    from grm.training.common import (
-        METRICS_FILE,
-        load_model,
-        metrics_callback,
-        peft_config,
-        save_final,
-    )
-    from transformers.trainer_utils import get_last_checkpoint
-    from trl import DPOTrainer
-
-    ckpts = out / "checkpoints"
-    policy, tokenizer = load_model(model, cfg.torch_threads, cfg.dtype)
-    trainer = DPOTrainer(
-        model=policy,
-        args=dpo_args(cfg, r, ckpts),
-        train_dataset=Dataset.from_list(data),
-        processing_class=tokenizer,
-        peft_config=peft_config(cfg),
-        callbacks=[metrics_callback(Path(cfg.output_dir) / METRICS_FILE, f"rft-{r}")],
-    )
-    resume = get_last_checkpoint(str(ckpts)) if cfg.resume and ckpts.is_dir() else None
-    trainer.train(resume_from_checkpoint=resume)
-    save_final(trainer, tokenizer, out / "model")
+    return round_args(cfg, r, output_dir, DPOConfig, DPO_TRAIN_DEFAULTS)

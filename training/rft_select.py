@@ -57,6 +57,21 @@ def same_steps(text: str, reference: str | None) -> bool:
     return reference is not None and text.split() == reference.split()
 
 
+def is_right(
+    c: SampledChain, preferred: int, reference: Mapping[tuple[int, ...], str | None] | None = None
+) -> bool:
+    """A chain's own verdict is right and, given ``reference`` (the rule's chain per response
+    order), it states that chain's steps too (:func:`same_steps`).
+
+    >>> c = SampledChain((0, 1), "a", 0)
+    >>> is_right(c, 0), is_right(c, 0, {(0, 1): "a"}), is_right(c, 0, {(0, 1): "b"})
+    (True, True, False)
+    """
+    return c.winner == preferred and (
+        reference is None or same_steps(c.text, reference.get(c.order))
+    )
+
+
 def select_chains(
     chains: Sequence[SampledChain],
     preferred: int,
@@ -83,9 +98,9 @@ def select_chains(
     >>> [c.text for c in select_chains(right, 0, reference={(0, 1): "a", (1, 0): "x"})]
     ['a']
     """
-    if reference is not None:
+    if reference is not None:  # a right verdict by other steps counts as no verdict
         chains = [
-            c if same_steps(c.text, reference.get(c.order)) else SampledChain(c.order, c.text, None)
+            c if is_right(c, preferred, reference) else SampledChain(c.order, c.text, None)
             for c in chains
         ]
     stats = pair_stats(chains, preferred)
@@ -122,15 +137,7 @@ def rejected_for(
     """
     out = []
     for k in kept:
-        others = [
-            c
-            for c in chains
-            if c.order == k.order
-            and not (
-                c.winner == preferred
-                and (reference is None or same_steps(c.text, reference.get(c.order)))
-            )
-        ]
+        others = [c for c in chains if c.order == k.order and not is_right(c, preferred, reference)]
         others.sort(key=lambda c: c.winner == preferred)  # wrong verdicts first (stable)
         if others:
             out.append((k, others[0]))
