@@ -69,10 +69,12 @@ def replay_prefix(
     wave_size: int,
     confidence: float,
     max_k: int,
+    prior: tuple[float, ...] | None = None,
 ) -> int:
     """How many of ``judgments`` (one request's chains, in the order the waves would draw
     them) ``k="auto"`` would have used under ``rule``: the same waves and checks as
-    :class:`grm.driver.WaveDriver` without a batch budget (pure).
+    :class:`grm.driver.WaveDriver` without a batch budget (pure); ``prior`` is the judge's
+    vote prior (the ``bayes`` rule's).
 
     It replays stopping rules on the chains of one fixed-k run, so every rule and setting is
     compared on the same chains (scripts/bench_scaling.py, scripts/replay_adaptive.py).
@@ -91,7 +93,7 @@ def replay_prefix(
         raise ValueError(f"replay needs max_k={max_k} judgments, got {len(judgments)}.")
     m = min(wave_size, max_k)
     while m < max_k:
-        if decide(rule, judgments[:m], n_responses, confidence, max_k).stop:
+        if decide(rule, judgments[:m], n_responses, confidence, max_k, None, prior).stop:
             break
         m = min(m + wave_size, max_k)
     return m

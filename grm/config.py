@@ -123,6 +123,10 @@ class JudgeConfig:
     stopping: str | None = None
     """k="auto": stopping rule (see grm.stopping); None: 'beta' pairwise, 'score_diff'
     pointwise."""
+    vote_prior: tuple[float, ...] | None = None
+    """k="auto" with the 'bayes' rule: the judge's vote prior, weights over a grid of
+    chance-right values (grm.vote_prior; a judge card's ``adaptive.vote_prior``); None: the
+    default prior."""
     budget: int | None = None
     """k="auto": most chains for the whole batch, spent on the least-settled requests first;
     None: no limit beyond max_k per request."""
@@ -158,6 +162,10 @@ class JudgeConfig:
             raise ValueError(
                 f"confidence must be in (0.5, 1), got {self.confidence}; 0.95 is the usual target."
             )
+        if self.vote_prior is not None:
+            from grm.vote_prior import prior_from
+
+            object.__setattr__(self, "vote_prior", prior_from(self.vote_prior))
         if self.budget is not None and self.budget < 1:
             raise ValueError(f"budget must be >= 1 or None (no batch limit), got {self.budget}.")
         if self.stopping is not None:

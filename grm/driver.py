@@ -212,6 +212,7 @@ class WaveDriver:
                 None
                 if self.weigh is None
                 else vote_weights([c.meta_score for c in self.chains[i]]),
+                self.cfg.vote_prior,
             )
             self.settled[i] = d.settled
             if d.stop:

@@ -31,11 +31,17 @@ Rules, with the papers behind them:
 - ``curtail``: deterministic curtailment (as in group-sequential trials): stop once the
   chains left before ``max_k`` cannot change the majority winner. Loses nothing against
   fixed k = max_k.
+- ``bayes``: Bayes-optimal stopping under the judge's vote prior (:mod:`grm.vote_prior`):
+  stop when the chains left before ``max_k``, at ``(1 - confidence) / max_k`` accuracy a
+  chain, are worth less than they cost. It alone also stops where more chains would not
+  change the accuracy (a request the judge gets right about half the time). ``StopContext.
+  prior`` is the judge's prior (a card's ``vote_prior``); None: the default prior.
 - ``fixed``: never stops early; every request runs to ``max_k``.
 
 Chain weights: a :class:`StopContext` may carry one weight per chain (a meta RM's rating,
 see :mod:`grm.meta`). The vote-count rules (``beta``, ``sprt``, ``curtail``, ``fixed``) then
-count each chain's vote ``weight`` times; ``entropy`` and ``score_diff`` ignore weights.
+count each chain's vote ``weight`` times, as does ``bayes``; ``entropy`` and ``score_diff``
+ignore weights.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from dataclasses import dataclass
 from grm.aggregation import chain_winner, weighted_count_votes
 from grm.registry import Registry
 from grm.types import Judgment
+from grm.vote_prior import DEFAULT_PRIOR, bayes_stop
 
 #: SPRT alternative: the chance a chain votes for the better response under H_A.
 SPRT_P1 = 0.7
@@ -74,6 +81,9 @@ class StopContext:
     """The cap on chains for the request (``curtail`` needs it)."""
     weights: tuple[float, ...] | None = None
     """One vote weight per judgment (mean 1 keeps the rules' calibration); None: all 1."""
+    prior: tuple[float, ...] | None = None
+    """``bayes``: the judge's vote prior (:func:`grm.vote_prior.prior_from`); None: the
+    default prior."""
 
 
 StoppingRule = Callable[[Sequence[Judgment], int, StopContext], Decision]
@@ -269,6 +279,17 @@ def curtail_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Dec
     return Decision(margin > left, min(margin / max(left, 1), 1.0) if left else 1.0)
 
 
+@register_stopping_rule("bayes")
+def bayes_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Decision:
+    """Bayes-optimal stopping under the judge's vote prior (:mod:`grm.vote_prior`)."""
+    votes, ties = _votes(judgments, n, ctx)
+    v1, v2 = top_two(votes, ties)
+    left = max(ctx.max_k - len(judgments), 0)
+    prior = ctx.prior if ctx.prior is not None else DEFAULT_PRIOR
+    stop, now = bayes_stop(v1, v2, left, prior, (1.0 - ctx.confidence) / ctx.max_k)
+    return Decision(stop, now)
+
+
 @register_stopping_rule("fixed")
 def fixed_rule(judgments: Sequence[Judgment], n: int, ctx: StopContext) -> Decision:
     """Never stop early: run to ``max_k`` (settledness is still the Beta confidence)."""
@@ -283,7 +304,9 @@ def decide(
     confidence: float,
     max_k: int,
     weights: Sequence[float] | None = None,
+    prior: tuple[float, ...] | None = None,
 ) -> Decision:
-    """Apply a registered rule by name; ``weights`` (one per judgment) weight the votes."""
-    ctx = StopContext(confidence, max_k, None if weights is None else tuple(weights))
+    """Apply a registered rule by name; ``weights`` (one per judgment) weight the votes;
+    ``prior`` is the judge's vote prior (the ``bayes`` rule's)."""
+    ctx = StopContext(confidence, max_k, None if weights is None else tuple(weights), prior)
     return get_stopping_rule(rule)(judgments, n, ctx)

@@ -12,6 +12,19 @@ pairs with its bootstrap interval.
 
 rewrites each suite's ``replayed`` list in the report (``--out`` writes elsewhere), prints
 the Markdown table and, with ``--plot``, redraws the scaling plot from the report.
+
+The ``bayes`` rule needs the judge's vote prior: ``--prior-from REPORT`` fits it to that
+report's labelled chains (:func:`grm.vote_prior.fit_prior`) and prints it in the form a
+judge card's ``adaptive.vote_prior`` takes. Choosing a setting on one held-out set and
+checking it on another is then two calls with the same ``--prior-from`` (the first set):
+
+    scripts/replay_adaptive.py runs/scaling/set1.json --prior-from runs/scaling/set1.json \\
+        --rules bayes sprt --confidences 0.93 0.95 0.97 --record replay-set1
+    scripts/replay_adaptive.py runs/scaling/set2.json --prior-from runs/scaling/set1.json \\
+        --rules bayes sprt --confidences 0.93 0.95 0.97 --record replay-set2
+
+``--record NAME`` writes ``docs/records/NAME.json`` (the replayed settings, the prior, and the
+report's own record fields), which the docs' ``transfer`` view reads.
 """
 
 from __future__ import annotations
@@ -21,9 +34,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grm.benchmarks.replay import plan_ordered_votes, replay_rules
+from grm.benchmarks.record import Run
+from grm.benchmarks.replay import chain_counts, plan_ordered_votes, replay_rules
 from grm.benchmarks.scaling_report import plot, replay_lines
 from grm.benchmarks.stored import sets
+from grm.stopping import stopping_rule_names
+from grm.vote_prior import DEFAULT_BINS, fit_prior
+
+
+def _ordered(run: dict[str, Any], s: dict[str, Any]) -> tuple[list[Any], list[int], int, int]:
+    max_k, seed = int(run["args"]["max_k"]), int(run["args"]["seed"])
+    ordered = plan_ordered_votes(s["pairs"], max_k, seed, int(run["args"]["batch_size"]))
+    return ordered, [int(pair["label"]) for pair in s["pairs"]], max_k, seed
+
+
+def report_prior(path: str, bins: int) -> tuple[float, ...]:
+    """The vote prior fitted to the labelled chains of a report's first suite."""
+    data = json.loads(Path(path).read_text())
+    for _, run, name, s in sets(data):
+        if s.get("pairs") and name != "judgebench":
+            ordered, labels, max_k, _ = _ordered(run, s)
+            return fit_prior(chain_counts([ch[:max_k] for ch in ordered], labels), bins)
+    raise SystemExit(f"{path} holds no suite with stored chains to fit a vote prior to.")
 
 
 def main() -> None:
@@ -31,23 +63,39 @@ def main() -> None:
     p.add_argument("report", help="a bench_scaling.py JSON report")
     p.add_argument("--waves", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--confidences", type=float, nargs="+", default=[0.8, 0.9, 0.95])
+    p.add_argument(
+        "--rules", nargs="+", default=None, choices=stopping_rule_names(), help="default: all"
+    )
+    p.add_argument("--prior-from", default=None, help="fit the bayes rule's prior to REPORT")
+    p.add_argument("--bins", type=int, default=DEFAULT_BINS, help="the prior's grid points")
     p.add_argument("--out", default=None, help="where to write (default: the report itself)")
+    p.add_argument("--record", default=None, help="also write docs/records/NAME.json")
     p.add_argument("--plot", default=None)
     args = p.parse_args()
 
+    prior = report_prior(args.prior_from, args.bins) if args.prior_from else None
+    if prior is not None:
+        print("vote_prior: [" + ", ".join(f"{w:.4f}" for w in prior) + "]")
     data = json.loads(Path(args.report).read_text())
+    run_record = Run(args.record or "replay_adaptive", "replay_adaptive", vars(args))
     combined: dict[str, Any] = {"judges": {}}
     for label, run, name, s in sets(data):
         combined["judges"].setdefault(label, {})[name] = s
         if not s.get("pairs") or name == "judgebench":
             continue
-        max_k, seed = int(run["args"]["max_k"]), int(run["args"]["seed"])
-        ordered = plan_ordered_votes(s["pairs"], max_k, seed, int(run["args"]["batch_size"]))
-        labels = [int(pair["label"]) for pair in s["pairs"]]
-        s["replayed"] = replay_rules(ordered, labels, args.waves, args.confidences, max_k, seed)
+        ordered, labels, max_k, seed = _ordered(run, s)
+        s["replayed"] = replay_rules(
+            ordered, labels, args.waves, args.confidences, max_k, seed, prior, args.rules
+        )
         print("\n".join(replay_lines(label, name, s, max_k)))
+        summary = {k: v for k, v in s.items() if k != "pairs"}
+        run_record.data.setdefault("report", {}).setdefault(label, {})[name] = summary
     # Compact: the report holds every chain of every pair.
     Path(args.out or args.report).write_text(json.dumps(data, separators=(",", ":")))
+    if args.record:
+        run_record.figures["vote_prior"] = list(prior) if prior is not None else None
+        run_record.data["source"] = {k: data.get(k) for k in ("command", "date", "machine")}
+        run_record.save()
     if args.plot:
         plot(combined, Path(args.plot))
 

@@ -11,6 +11,7 @@ from grm.inference.base import Generation, GenRequest, SamplingConfig
 
 from grm import JudgeConfig, JudgeRequest, RewardModel
 from grm.adaptive import allocate
+from grm.vote_prior import prior_from
 
 
 def slot_text(prompt: str, slot: str) -> str:
@@ -199,7 +200,9 @@ def test_replay_prefix_matches_the_wave_loop() -> None:
     fixed = rm.compare_batch(reqs, k=16)
     cfg = rm.config
     used: set[tuple[int, ...]] = set()
-    for rule in ("beta", "sprt", "entropy", "curtail", "score_diff"):
+    # bayes with a judge's prior that holds coin-flip pairs: it stops on splits too.
+    prior = prior_from([1, 0, 0, 0, 0, 2, 0, 0, 0, 3])
+    for rule in ("beta", "sprt", "entropy", "curtail", "score_diff", "bayes"):
         for wave, conf in ((1, 0.8), (2, 0.8), (2, 0.95), (4, 0.9)):
             ordered = []
             for i, r in enumerate(fixed):
@@ -208,10 +211,16 @@ def test_replay_prefix_matches_the_wave_loop() -> None:
                     pools.setdefault(c.order, []).append(c.judgment)
                 plan = plan_orders("pairwise", 2, 0, 16, (cfg.seed, i), cfg)
                 ordered.append([pools[o].pop(0) for o in plan])
-            want = [replay_prefix(ch, 2, rule, wave, conf, 16) for ch in ordered]
+            want = [replay_prefix(ch, 2, rule, wave, conf, 16, prior) for ch in ordered]
             seen.clear()
             auto = rm.compare_batch(
-                reqs, k="auto", max_k=16, stopping=rule, wave_size=wave, confidence=conf
+                reqs,
+                k="auto",
+                max_k=16,
+                stopping=rule,
+                wave_size=wave,
+                confidence=conf,
+                vote_prior=prior,
             )
             assert [r.k_used for r in auto] == want, (rule, wave, conf)
             used.add(tuple(want))

@@ -124,7 +124,7 @@ def bundled(tmp_path: Path, default_model_path: Path, monkeypatch: pytest.Monkey
         tmp_path / "judges" / NAME,
         template="j1",
         decoding={"temperature": 0.7, "max_tokens": 16},
-        adaptive={"stopping": "sprt", "wave_size": 2, "confidence": 0.8},
+        adaptive={"stopping": "bayes", "wave_size": 2, "confidence": 0.8, "vote_prior": [1, 3]},
         rebuild={"config": "training/configs/x.yaml", "command": "grm train x.yaml"},
     )
     get_peft_model(base, lora).save_pretrained(folder / "adapter")
@@ -157,10 +157,11 @@ def test_bundled_judge_loads_by_name_merged_and_cached(
     # The card's template, decoding and k="auto" defaults apply; explicit options win.
     assert rm.template.name == "j1"
     assert (rm.config.temperature, rm.config.max_tokens) == (0.7, 16)
-    assert (rm.config.stopping, rm.config.wave_size, rm.config.confidence) == ("sprt", 2, 0.8)
+    assert (rm.config.stopping, rm.config.wave_size, rm.config.confidence) == ("bayes", 2, 0.8)
+    assert rm.config.vote_prior == (0.25, 0.75)  # the card's prior, normalised
     rm.close()
     with RewardModel.load(NAME, engine="transformers", confidence=0.95) as rm2:
-        assert (rm2.config.stopping, rm2.config.confidence) == ("sprt", 0.95)
+        assert (rm2.config.stopping, rm2.config.confidence) == ("bayes", 0.95)
 
     # The merged weights are the base plus the LoRA delta B @ A * alpha / r, and only there.
     merged = load_file(str(path / "model.safetensors"))

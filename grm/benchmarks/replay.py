@@ -84,10 +84,13 @@ def replay_rules(
     confidences: Sequence[float],
     max_k: int,
     seed: int = 0,
+    prior: tuple[float, ...] | None = None,
+    rules: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every registered rule but ``fixed``, replayed for each wave size and confidence:
-    accuracy (ties 0.5) with its 95% bootstrap interval, chains used, and the paired
-    difference against fixed ``k = max_k`` on the same pairs."""
+    """Every registered rule but ``fixed`` (or those of ``rules``), replayed for each wave
+    size and confidence: accuracy (ties 0.5) with its 95% bootstrap interval, chains used,
+    and the paired difference against fixed ``k = max_k`` on the same pairs. ``prior`` is
+    the vote prior the ``bayes`` rule uses (None: the default prior)."""
     full = [
         rb_score(majority_vote(ch[:max_k], 2).winner, y)
         for ch, y in zip(ordered, labels, strict=True)
@@ -95,10 +98,10 @@ def replay_rules(
     rows = []
     for wave in waves:
         for conf in confidences:
-            for rule in stopping_rule_names():
+            for rule in rules or stopping_rule_names():
                 if rule == "fixed":
                     continue
-                used = [replay_prefix(ch, 2, rule, wave, conf, max_k) for ch in ordered]
+                used = [replay_prefix(ch, 2, rule, wave, conf, max_k, prior) for ch in ordered]
                 acc = [
                     rb_score(majority_vote(ch[:m], 2).winner, y)
                     for ch, m, y in zip(ordered, used, labels, strict=True)
@@ -119,6 +122,25 @@ def replay_rules(
                     }
                 )
     return rows
+
+
+def chain_counts(
+    ordered: Sequence[Sequence[Judgment]], labels: Sequence[int]
+) -> list[tuple[float, float]]:
+    """Each labelled pair's (right, wrong) chain count, a tie half of each and abstentions
+    neither: what :func:`grm.vote_prior.fit_prior` fits a judge's vote prior to.
+
+    >>> chain_counts([[Judgment(winner=1), Judgment(tie=True), Judgment()]], [1])
+    [(1.5, 0.5)]
+    """
+    out = []
+    for chains, y in zip(ordered, labels, strict=True):
+        right = sum(1.0 if j.winner == y else 0.5 if j.tie else 0.0 for j in chains)
+        wrong = sum(
+            1.0 if j.winner is not None and j.winner != y else 0.5 if j.tie else 0.0 for j in chains
+        )
+        out.append((right, wrong))
+    return out
 
 
 def cheapest_within(

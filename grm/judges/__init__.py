@@ -48,7 +48,7 @@ MAX_ADAPTER_BYTES = 20_000_000
 #: Decoding defaults a card may set (JudgeConfig fields).
 DECODING_KEYS = ("temperature", "top_p", "max_tokens")
 #: k="auto" defaults a card may set (JudgeConfig fields): the setting measured on the judge.
-ADAPTIVE_KEYS = ("stopping", "wave_size", "confidence", "max_k")
+ADAPTIVE_KEYS = ("stopping", "wave_size", "confidence", "max_k", "vote_prior")
 _DONE = "grm-merged.ok"
 _HERE = Path(__file__).resolve().parent
 
