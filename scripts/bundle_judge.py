@@ -74,6 +74,11 @@ def main() -> int:
     p.add_argument("--stopping", default=None, help='k="auto" rule measured on the judge')
     p.add_argument("--wave-size", type=int, default=None)
     p.add_argument("--confidence", type=float, default=None)
+    p.add_argument(
+        "--vote-prior-from",
+        default=None,
+        help="a bench_scaling.py report: the card's vote_prior is fitted to its chains",
+    )
     p.add_argument("--description", default="")
     p.add_argument("--no-check", action="store_true", help="skip the merge-and-load check")
     p.add_argument("--stack", action="store_true", help="write the adapters as one (bfloat16)")
@@ -92,19 +97,23 @@ def main() -> int:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    if args.stack and len(args.adapters) > 1:
-        from grm.default_model import default_model_path
+    stacked = args.stack and len(args.adapters) > 1
+    names = ["adapter"] if stacked or len(args.adapters) == 1 else []
+    names = names or [f"adapter-{i}" for i in range(len(args.adapters))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if stacked:
+            from grm.default_model import default_model_path
 
-        tmp = Path(tempfile.mkdtemp())
-        args.adapters = [stack_adapters(args.adapters, default_model_path(), tmp)]
-    names = [
-        f"adapter-{i}" if len(args.adapters) > 1 else "adapter" for i in range(len(args.adapters))
-    ]
-    for src, sub in zip(args.adapters, names, strict=True):
-        (dest / sub).mkdir()
-        for f in ADAPTER_FILES:
-            shutil.copy2(src / f, dest / sub / f)
+            args.adapters = [stack_adapters(args.adapters, default_model_path(), Path(tmp))]
+        for src, sub in zip(args.adapters, names, strict=True):
+            (dest / sub).mkdir()
+            for f in ADAPTER_FILES:
+                shutil.copy2(src / f, dest / sub / f)
     given = vars(args)  # the card's JudgeConfig sections: the options that were passed
+    if args.vote_prior_from:
+        from grm.benchmarks.replay import report_vote_prior
+
+        given["vote_prior"] = [round(w, 4) for w in report_vote_prior(args.vote_prior_from)]
     card = {
         "name": args.name,
         "description": args.description,

@@ -35,27 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from grm.benchmarks.record import Run
-from grm.benchmarks.replay import chain_counts, plan_ordered_votes, replay_rules
+from grm.benchmarks.replay import replay_rules, report_vote_prior, stored_order
 from grm.benchmarks.scaling_report import plot, replay_lines
 from grm.benchmarks.stored import sets
 from grm.stopping import stopping_rule_names
-from grm.vote_prior import DEFAULT_BINS, fit_prior
-
-
-def _ordered(run: dict[str, Any], s: dict[str, Any]) -> tuple[list[Any], list[int], int, int]:
-    max_k, seed = int(run["args"]["max_k"]), int(run["args"]["seed"])
-    ordered = plan_ordered_votes(s["pairs"], max_k, seed, int(run["args"]["batch_size"]))
-    return ordered, [int(pair["label"]) for pair in s["pairs"]], max_k, seed
-
-
-def report_prior(path: str, bins: int) -> tuple[float, ...]:
-    """The vote prior fitted to the labelled chains of a report's first suite."""
-    data = json.loads(Path(path).read_text())
-    for _, run, name, s in sets(data):
-        if s.get("pairs") and name != "judgebench":
-            ordered, labels, max_k, _ = _ordered(run, s)
-            return fit_prior(chain_counts([ch[:max_k] for ch in ordered], labels), bins)
-    raise SystemExit(f"{path} holds no suite with stored chains to fit a vote prior to.")
+from grm.vote_prior import DEFAULT_BINS
 
 
 def main() -> None:
@@ -73,7 +57,7 @@ def main() -> None:
     p.add_argument("--plot", default=None)
     args = p.parse_args()
 
-    prior = report_prior(args.prior_from, args.bins) if args.prior_from else None
+    prior = report_vote_prior(args.prior_from, args.bins) if args.prior_from else None
     if prior is not None:
         print("vote_prior: [" + ", ".join(f"{w:.4f}" for w in prior) + "]")
     data = json.loads(Path(args.report).read_text())
@@ -83,7 +67,7 @@ def main() -> None:
         combined["judges"].setdefault(label, {})[name] = s
         if not s.get("pairs") or name == "judgebench":
             continue
-        ordered, labels, max_k, seed = _ordered(run, s)
+        ordered, labels, max_k, seed = stored_order(run, s)
         s["replayed"] = replay_rules(
             ordered, labels, args.waves, args.confidences, max_k, seed, prior, args.rules
         )

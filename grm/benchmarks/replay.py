@@ -16,17 +16,21 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from grm.adaptive import replay_prefix
 from grm.aggregation import majority_vote
+from grm.benchmarks.stored import sets
 from grm.config import JudgeConfig
 from grm.eval_metrics import rb_score
 from grm.judge import plan_orders
 from grm.scaling_metrics import bootstrap_interval, paired_difference_interval
 from grm.stopping import stopping_rule_names
 from grm.types import Chain, Judgment, Result
+from grm.vote_prior import DEFAULT_BINS, fit_prior
 
 
 def plan_ordered(result: Result, index: int, cfg: JudgeConfig) -> list[Chain]:
@@ -66,6 +70,27 @@ def plan_ordered_votes(
         plan = plan_orders("pairwise", 2, 0, max_k, (seed, i % batch_size), cfg)
         out.append([pools[order[0]].pop(0) for order in plan])
     return out
+
+
+def stored_order(
+    run: dict[str, Any], s: dict[str, Any]
+) -> tuple[list[list[Judgment]], list[int], int, int]:
+    """A stored ``bench_scaling`` set's chain votes in plan order, its labels, max_k and seed
+    (``run``: the report holding the set, for the arguments it ran with)."""
+    max_k, seed = int(run["args"]["max_k"]), int(run["args"]["seed"])
+    ordered = plan_ordered_votes(s["pairs"], max_k, seed, int(run["args"]["batch_size"]))
+    return ordered, [int(pair["label"]) for pair in s["pairs"]], max_k, seed
+
+
+def report_vote_prior(path: str | Path, bins: int = DEFAULT_BINS) -> tuple[float, ...]:
+    """The vote prior (:func:`grm.vote_prior.fit_prior`) fitted to the labelled chains of
+    the first suite a ``bench_scaling`` report at ``path`` holds."""
+    data = json.loads(Path(path).read_text())
+    for _, run, name, s in sets(data):
+        if s.get("pairs") and name != "judgebench":
+            ordered, labels, max_k, _ = stored_order(run, s)
+            return fit_prior(chain_counts([ch[:max_k] for ch in ordered], labels), bins)
+    raise ValueError(f"{path} holds no suite with stored chains to fit a vote prior to.")
 
 
 def replay(chains: list[Chain], rule: str, cfg: JudgeConfig) -> list[Chain]:
