@@ -213,6 +213,13 @@ def view_cpu_dtype(records: list[dict[str, Any]]) -> str:
     return table(records[0]["figures"])
 
 
+def view_vote_prior(records: list[dict[str, Any]]) -> str:
+    """The vote priors ``replay_adaptive.py --prior-from`` fitted, one row per record."""
+    from grm.benchmarks.replay import prior_table
+
+    return prior_table({r["name"]: r["figures"]["vote_prior"] for r in records})
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "transfer": view_transfer,
@@ -230,6 +237,7 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "engine_pick": view_engine_pick,
     "rules": view_rules,
     "cpu_dtype": view_cpu_dtype,
+    "vote_prior": view_vote_prior,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 

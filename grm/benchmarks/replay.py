@@ -30,7 +30,7 @@ from grm.judge import plan_orders
 from grm.scaling_metrics import bootstrap_interval, paired_difference_interval
 from grm.stopping import stopping_rule_names
 from grm.types import Chain, Judgment, Result
-from grm.vote_prior import DEFAULT_BINS, fit_prior
+from grm.vote_prior import DEFAULT_BINS, fit_prior, prior_from
 
 
 def plan_ordered(result: Result, index: int, cfg: JudgeConfig) -> list[Chain]:
@@ -166,6 +166,33 @@ def chain_counts(
         )
         out.append((right, wrong))
     return out
+
+
+#: The chance-right bands a prior's mass is summed over in :func:`prior_table`.
+PRIOR_BANDS = ((0.0, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0))
+
+
+def prior_table(priors: dict[str, Sequence[float]]) -> str:
+    """Each named vote prior's mass by band of a chain's chance to be right, and its mean.
+
+    >>> print(prior_table({"j": [0.0, 0.5, 0.0, 0.5]}).splitlines()[-1])
+    | j | 50% | 0% | 0% | 50% | 62.5% |
+    """
+    head = " | ".join(f"{100 * lo:.0f}-{100 * hi:.0f}%" for lo, hi in PRIOR_BANDS)
+    lines = [
+        f"| prior fitted to | chance right {head} | mean |",
+        "|---|" + "---|" * (len(PRIOR_BANDS) + 1),
+    ]
+    for name, weights in priors.items():
+        w = prior_from(weights)
+        h = [(i + 0.5) / len(w) for i in range(len(w))]
+        bands = [
+            sum(x for x, g in zip(w, h, strict=True) if lo <= g < hi) for lo, hi in PRIOR_BANDS
+        ]
+        mean = sum(x * g for x, g in zip(w, h, strict=True))
+        cells = " | ".join(f"{100 * b:.0f}%" for b in bands)
+        lines.append(f"| {name} | {cells} | {100 * mean:.1f}% |")
+    return "\n".join(lines)
 
 
 def cheapest_within(
