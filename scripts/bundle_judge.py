@@ -31,7 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def stack_adapters(
-    sources: list[Path], base: str | Path, out: Path, dtype: str = "bfloat16"
+    sources: list[Path],
+    base: str | Path,
+    out: Path,
+    dtype: str = "bfloat16",
+    rank: int | None = None,
 ) -> Path:
     """Write one LoRA adapter to ``out/stacked`` that equals applying ``sources`` in order.
 
@@ -40,6 +44,11 @@ def stack_adapters(
     ``add_weighted_adapter(..., combination_type="cat")`` builds from adapters loaded side by
     side on ``base`` (rank ``sum r_i``, weights 1). Saved in ``dtype`` (float32 training
     keeps the factors in float32; bfloat16 halves the file).
+
+    With ``rank`` below ``sum r_i`` it is peft's ``"svd"`` combination instead: each layer's
+    summed update truncated to its best rank-``rank`` approximation (Eckart-Young), so three
+    r=16 stages fit the size of two. What each layer loses is printed (the largest share of
+    an update's Frobenius norm), to be checked on held-out pairs before the judge ships.
     """
     import torch
     from peft import PeftModel
@@ -51,13 +60,38 @@ def stack_adapters(
     peft_model = PeftModel.from_pretrained(model, str(sources[0]), adapter_name=names[0])
     for name, src in zip(names[1:], sources[1:], strict=True):
         peft_model.load_adapter(str(src), adapter_name=name)
-    peft_model.add_weighted_adapter(names, [1.0] * len(names), "stacked", combination_type="cat")
+    total = sum(peft_model.peft_config[n].r for n in names)
+    if rank is not None and rank < total:
+        peft_model.add_weighted_adapter(
+            names, [1.0] * len(names), "stacked", combination_type="svd", svd_rank=rank
+        )
+        print(f"stacked at rank {rank} of {total}: {truncation_loss(peft_model, names):.2%} lost")
+    else:
+        peft_model.add_weighted_adapter(
+            names, [1.0] * len(names), "stacked", combination_type="cat"
+        )
     peft_model.save_pretrained(str(out), selected_adapters=["stacked"])
     folder = out / "stacked"
     path = folder / "adapter_model.safetensors"
     tensors = load_file(str(path))
     save_file({k: v.to(getattr(torch, dtype)).contiguous() for k, v in tensors.items()}, str(path))
     return folder
+
+
+def truncation_loss(peft_model: object, names: list[str]) -> float:
+    """The largest share, over the adapted layers, of the stages' summed update (Frobenius
+    norm) that the ``stacked`` adapter misses."""
+    import torch
+    from peft.tuners.lora import LoraLayer
+
+    worst = 0.0
+    for module in peft_model.modules():  # type: ignore[attr-defined]
+        if isinstance(module, LoraLayer) and "stacked" in module.lora_A:
+            with torch.no_grad():
+                full = sum(module.get_delta_weight(n) for n in names if n in module.lora_A)
+                diff = module.get_delta_weight("stacked") - full
+                worst = max(worst, float(diff.norm() / full.norm()))
+    return worst
 
 
 def main() -> int:
@@ -82,6 +116,12 @@ def main() -> int:
     p.add_argument("--description", default="")
     p.add_argument("--no-check", action="store_true", help="skip the merge-and-load check")
     p.add_argument("--stack", action="store_true", help="write the adapters as one (bfloat16)")
+    p.add_argument(
+        "--rank",
+        type=int,
+        default=None,
+        help="with --stack: truncate the summed update to this rank (peft's svd combination)",
+    )
     args = p.parse_args()
 
     from grm.judges import (
@@ -104,7 +144,9 @@ def main() -> int:
         if stacked:
             from grm.default_model import default_model_path
 
-            args.adapters = [stack_adapters(args.adapters, default_model_path(), Path(tmp))]
+            args.adapters = [
+                stack_adapters(args.adapters, default_model_path(), Path(tmp), rank=args.rank)
+            ]
         for src, sub in zip(args.adapters, names, strict=True):
             (dest / sub).mkdir()
             for f in ADAPTER_FILES:
