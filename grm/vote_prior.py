@@ -19,7 +19,9 @@ stops when the chains left are not worth their price:
   Sampling on is valued by backward induction over every vote count the chains left before
   ``max_k`` can reach (each chain costs ``cost`` accuracy), the optimal stopping rule for
   that trade (DeGroot, *Optimal Statistical Decisions*, 1970, ch. 12). The rule stops when
-  stopping now is worth at least as much as going on (:func:`bayes_stop`).
+  stopping now is worth at least as much as going on (:func:`bayes_stop`). The induction
+  assumes a check after every chain; in waves of ``w`` chains the rule is asked every ``w``,
+  so waves of one are where it is optimal.
 
 The ``bayes`` stopping rule prices a chain at ``(1 - confidence) / max_k``: at 0.95 with
 ``max_k`` 16, the sixteen chains must buy five points of accuracy to be worth sampling.
