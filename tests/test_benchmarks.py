@@ -268,6 +268,32 @@ def test_the_transfer_view_checks_the_first_sets_pick_on_the_second() -> None:
     assert len(picked) == 1 and "| 28% | 64.3 [58.8, 69.5] | -5.2 [-9.8, -0.8] | 27% |" in picked[0]
 
 
+def test_the_transfer_view_takes_a_third_set() -> None:
+    # The second RFT round's judge: bayes at 0.95 in waves of one, picked on the first set
+    # under its fitted prior, checked on sets two and three (docs/benchmarks.md).
+    docs = Path(__file__).resolve().parents[1] / "docs" / "records"
+    names = ["replay-rft-verified2", "replay-rft-verified2-2", "replay-rft-verified2-3"]
+    lines = render.from_records(docs)(names, "transfer").splitlines()
+    assert lines[0].count("set: accuracy") == 3 and lines[1].count("---") == 12
+    picked = [line for line in lines if line.startswith("| **")]
+    assert len(picked) == 1 and picked[0].startswith("| **bayes** | **1** | **0.95** |")
+    assert picked[0].endswith(
+        "| +0.0 [-2.5, +2.5] | 36% | 76.7 [71.7, 81.3] | +0.5 [-2.0, +2.8] | 36% |"
+    )
+    with pytest.raises(ValueError, match="2 to 5 sets"):
+        render.from_records(docs)(names[:1], "transfer")
+
+
+def test_the_auto_run_view_sets_a_real_run_beside_fixed_k() -> None:
+    # The first bundled judge's real k="auto" run on the second set (SPRT 0.8, waves of 2):
+    # 6.5 points below k=16 with 26% of the chains; an older record has no paired difference.
+    docs = Path(__file__).resolve().parents[1] / "docs" / "records"
+    table = render.from_records(docs)(["scaling-sft", "scaling-sft-pairs51-100"], "auto_run")
+    old, new = table.splitlines()[2:]
+    assert "| sprt | 2 | 0.9 | 65.2 [60.3, 69.8] | - | 65% |" in old
+    assert new.endswith("| sprt | 2 | 0.8 | 63.0 [57.5, 68.5] | -6.5 [-12.7, -0.5] | 26% | 360 |")
+
+
 def test_the_points_view_lists_each_records_k1_and_chain_accuracy() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs" / "records"
     table = render.from_records(docs)(["scaling-sft", "scaling-sft-pairs51-100"], "points")

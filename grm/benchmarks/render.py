@@ -71,8 +71,8 @@ def view_points(records: list[dict[str, Any]]) -> str:
 
 def view_transfer(records: list[dict[str, Any]]) -> str:
     """Adaptive k chosen on the first ``bench_scaling`` record's pairs, checked on the
-    second's (the same judge on two disjoint sets)."""
-    return transfer_table(_suite(records[0]), _suite(records[1]))
+    others' (the same judge on disjoint sets)."""
+    return transfer_table(*(_suite(r) for r in records))
 
 
 def view_compare(records: list[dict[str, Any]]) -> str:
@@ -220,6 +220,29 @@ def view_vote_prior(records: list[dict[str, Any]]) -> str:
     return prior_table({r["name"]: r["figures"]["vote_prior"] for r in records})
 
 
+def view_auto_run(records: list[dict[str, Any]]) -> str:
+    """The real ``k="auto"`` run of ``bench_scaling.py --auto-rule`` records, one row each,
+    beside the same judge's fixed ``k = max_k`` on the same pairs (two independent samples)."""
+    k = _suite(records[0])["overall"]["points"][-1]["k"]
+    lines = [
+        f"| record | judge | n | k={k} fixed | rule | wave | confidence | k=auto | minus k={k} "
+        "| chains | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        judge, s = next(iter(r["report"])), _suite(r)
+        a = s["auto_run"]
+        # a record from before the paired difference was kept has none
+        diff = ci(a["minus_max_k"], "diff", sign=True) if "minus_max_k" in a else "-"
+        lines.append(
+            f"| {r['name']} | {judge} | {s['n']} | {ci(s['overall']['points'][-1])} "
+            f"| {a['rule']} | {a['wave_size']} | {a['confidence']} | {ci(a)} "
+            f"| {diff} | {100 * a['share']:.0f}% "
+            f"| {a['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "transfer": view_transfer,
@@ -238,6 +261,7 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "rules": view_rules,
     "cpu_dtype": view_cpu_dtype,
     "vote_prior": view_vote_prior,
+    "auto_run": view_auto_run,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 

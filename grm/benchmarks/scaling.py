@@ -124,7 +124,10 @@ def judge_set(
         out["by_kind"][kind] = {**curve(sub_c, sub_y, ks, seed), **chain_stats(sub_c, sub_y)}
 
     votes = [[c.judgment for c in ch] for ch in ordered]
-    out["replayed"] = replay_rules(votes, labels, waves, confidences, max_k, seed)
+    # The bayes rule replays under the judge's own vote prior (its card's), as k="auto" runs.
+    out["replayed"] = replay_rules(
+        votes, labels, waves, confidences, max_k, seed, prior=rm.config.vote_prior
+    )
     if auto_rule == "best" and out["replayed"]:
         # The cheapest replayed rule within 0.5 points of fixed max_k, else the most accurate.
         top = out["overall"]["points"][-1]["accuracy"]

@@ -103,10 +103,10 @@ def replay_lines(judge: str, name: str, s: dict[str, Any], max_k: int) -> list[s
     return out
 
 
-def transfer_table(first: dict[str, Any], second: dict[str, Any]) -> str:
-    """Adaptive k chosen on one set and checked on another: the replayed settings on the
-    first set's accuracy-versus-chains front (cheapest first), each with its figures on both
-    sets; the cheapest within 0.5 points of fixed max_k on the first set is in bold, the
+def transfer_table(first: dict[str, Any], *checks: dict[str, Any]) -> str:
+    """Adaptive k chosen on one set and checked on others: the replayed settings on the
+    first set's accuracy-versus-chains front (cheapest first), each with its figures on every
+    set; the cheapest within 0.5 points of fixed max_k on the first set is in bold, the
     choice a user would make there (docs/benchmarks.md, "Adaptive k on the same pairs").
 
     >>> pt = {"k": 4, "accuracy": 0.7, "low": 0.6, "high": 0.8}
@@ -118,33 +118,41 @@ def transfer_table(first: dict[str, Any], second: dict[str, Any]) -> str:
     >>> b = {"overall": {"points": [pt]}, "replayed": [one(0.65, 0.4)]}
     >>> transfer_table(a, b).splitlines()[-1].split(" | ")[:3], transfer_table(a, b)[-28:]
     (['| **sprt**', '**2**', '**0.9**'], '| -5.0 [-10.0, +0.0] | 40% |')
+    >>> transfer_table(a, b, a).splitlines()[0].count("set: accuracy")
+    3
     """
     from grm.benchmarks.replay import cheapest_within
 
+    names = ("first", "second", "third", "fourth", "fifth")
+    if not checks or len(checks) >= len(names):
+        raise ValueError(f"transfer_table takes 2 to {len(names)} sets, got {1 + len(checks)}.")
     max_k = first["overall"]["points"][-1]["k"]
     best = cheapest_within(first["replayed"], first["overall"]["points"][-1]["accuracy"])
-    others = {(r["rule"], r["wave_size"], r["confidence"]): r for r in second["replayed"]}
-    lines = [
-        f"| rule | wave | confidence | first set: accuracy | minus k={max_k} | chains "
-        f"| second set: accuracy | minus k={max_k} | chains |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| fixed k={max_k} | - | - | {ci(first['overall']['points'][-1])} | - | 100% "
-        f"| {ci(second['overall']['points'][-1])} | - | 100% |",
+    keyed = [
+        {(r["rule"], r["wave_size"], r["confidence"]): r for r in s["replayed"]} for s in checks
     ]
+    head = " | ".join(
+        f"{n} set: accuracy | minus k={max_k} | chains" for n in names[: 1 + len(checks)]
+    )
+    fixed = " | ".join(f"{ci(s['overall']['points'][-1])} | - | 100%" for s in (first, *checks))
+    lines = [
+        f"| rule | wave | confidence | {head} |",
+        "|---|---|---|" + "---|---|---|" * (1 + len(checks)),
+        f"| fixed k={max_k} | - | - | {fixed} |",
+    ]
+
+    def cells(o: dict[str, Any] | None) -> str:
+        if o is None:
+            return "- | - | -"
+        return f"{ci(o)} | {ci(o['minus_max_k'], 'diff', sign=True)} | {100 * o['share']:.0f}%"
+
     for r in pareto_front(first["replayed"]):
-        o = others.get((r["rule"], r["wave_size"], r["confidence"]))
+        key = (r["rule"], r["wave_size"], r["confidence"])
         keys = [r["rule"], str(r["wave_size"]), str(r["confidence"])]
         if r is best:
             keys = [f"**{k}**" for k in keys]
-        there = (
-            f"{ci(o)} | {ci(o['minus_max_k'], 'diff', sign=True)} | {100 * o['share']:.0f}%"
-            if o
-            else "- | - | -"
-        )
-        lines.append(
-            f"| {' | '.join(keys)} | {ci(r)} | {ci(r['minus_max_k'], 'diff', sign=True)} "
-            f"| {100 * r['share']:.0f}% | {there} |"
-        )
+        there = " | ".join(cells(k.get(key)) for k in keyed)
+        lines.append(f"| {' | '.join(keys)} | {cells(r)} | {there} |")
     return "\n".join(lines)
 
 
