@@ -206,8 +206,10 @@ class TransformersEngine(ChatTokenizer):
     def sequence_logprobs(
         self, prompts: Sequence[str], candidates: Sequence[str]
     ) -> list[list[float]]:
-        """Sum of the candidate tokens' log-probabilities (full softmax), one batched forward
-        pass per prompt over all its candidates (right-padded)."""
+        """Sum of the candidate tokens' log-probabilities (full softmax). The prompt is run
+        once and its KV cache shared by all candidates (``DynamicCache.batch_repeat_interleave``),
+        so a prompt with ten scores costs one prompt pass plus ten short tails, not ten
+        prompt passes."""
         torch = self._torch
         pad = self.tokenizer.pad_token_id or 0
         out: list[list[float]] = []
@@ -216,22 +218,45 @@ class TransformersEngine(ChatTokenizer):
             _check(stop)
             head = self.ids(prompt)
             tails = [continuation_ids(self.encode, prompt, c) for c in candidates]
-            width = len(head) + max(len(t) for t in tails)
+            width = max(len(t) for t in tails)
             ids = torch.full((len(tails), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(tails), width), dtype=torch.long)
+            mask = torch.zeros((len(tails), len(head) + width), dtype=torch.long)
+            mask[:, : len(head)] = 1
             for row, tail in enumerate(tails):
-                seq = head + tail
-                ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
+                ids[row, : len(tail)] = torch.tensor(tail, dtype=torch.long)
+                mask[row, len(head) : len(head) + len(tail)] = 1
             with torch.no_grad():
-                logits = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-                ).logits.float()
-            logp = torch.log_softmax(logits, dim=-1)
+                first = self.model(
+                    input_ids=torch.tensor([head], device=self.device), use_cache=True
+                )
+                cache = first.past_key_values
+                if hasattr(cache, "batch_repeat_interleave"):
+                    cache.batch_repeat_interleave(len(tails))
+                    # right padding: each real tail token sits at its true position
+                    rest = self.model(
+                        input_ids=ids.to(self.device),
+                        attention_mask=mask.to(self.device),
+                        past_key_values=cache,
+                        use_cache=False,
+                    ).logits.float()
+                else:  # a cache class that cannot be shared: the whole sequences, once each
+                    whole = torch.cat([torch.tensor([head] * len(tails)), ids], dim=1)
+                    rest = (
+                        self.model(
+                            input_ids=whole.to(self.device), attention_mask=mask.to(self.device)
+                        )
+                        .logits[:, len(head) :]
+                        .float()
+                    )
+            start_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+            logp = torch.log_softmax(rest, dim=-1)
             scores = []
             for row, tail in enumerate(tails):
-                # token at position len(head)+j is predicted by the logits at len(head)+j-1
-                total = sum(float(logp[row, len(head) + j - 1, tok]) for j, tok in enumerate(tail))
+                # tail token 0 is predicted by the head's last logits, token j by tail logits j-1
+                total = sum(
+                    float(start_logp[tok]) if j == 0 else float(logp[row, j - 1, tok])
+                    for j, tok in enumerate(tail)
+                )
                 scores.append(total)
             out.append(scores)
         return out

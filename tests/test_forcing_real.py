@@ -57,6 +57,27 @@ def test_forced_score_of_ten_transformers(tf_engine: Engine) -> None:
     check_ten(tf_engine)
 
 
+def test_shared_prompt_cache_reads_what_a_full_pass_reads(tf_engine: Engine) -> None:
+    """The transformers engine runs the prompt once and shares its KV cache across the
+    candidates; each sum equals the plain definition, one full forward of prompt + candidate."""
+    import torch
+    from grm.inference.base import continuation_ids
+
+    head = tf_engine.render_chat(COUNT) + "1, 2, 3, 4, 5, 6, 7, 8, 9, "
+    cands = ["10,", "1,", " eleven, twelve and more words than the others"]  # uneven tails
+    got = tf_engine.sequence_logprobs([head, head + "10, "], cands)
+    model = tf_engine.model  # type: ignore[attr-defined]
+    for prompt, row in zip([head, head + "10, "], got, strict=True):
+        h = tf_engine.ids(prompt)  # type: ignore[attr-defined]
+        for cand, value in zip(cands, row, strict=True):
+            tail = continuation_ids(tf_engine.encode, prompt, cand)  # type: ignore[attr-defined]
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([h + tail])).logits.float()
+            logp = torch.log_softmax(logits[0], dim=-1)
+            ref = sum(float(logp[len(h) + j - 1, t]) for j, t in enumerate(tail))
+            assert value == pytest.approx(ref, abs=1e-3), cand
+
+
 @pytest.mark.vllm
 def test_forced_score_of_ten_vllm(tf_engine: Engine, vllm_engine: Engine) -> None:
     check_ten(vllm_engine)
