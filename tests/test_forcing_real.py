@@ -57,11 +57,20 @@ def test_forced_score_of_ten_transformers(tf_engine: Engine) -> None:
     check_ten(tf_engine)
 
 
-def test_shared_prompt_cache_reads_what_a_full_pass_reads(tf_engine: Engine) -> None:
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-cache", "whole-sequences"])
+def test_shared_prompt_cache_reads_what_a_full_pass_reads(
+    tf_engine: Engine, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The transformers engine runs the prompt once and shares its KV cache across the
-    candidates; each sum equals the plain definition, one full forward of prompt + candidate."""
+    candidates; each sum equals the plain definition, one full forward of prompt + candidate.
+    Without ``Cache.batch_repeat_interleave`` (a cache class that cannot be shared) the engine
+    runs the whole sequences instead, with the same sums."""
     import torch
     from grm.inference.base import continuation_ids
+    from transformers.cache_utils import Cache
+
+    if not shared:
+        monkeypatch.delattr(Cache, "batch_repeat_interleave")
 
     head = tf_engine.render_chat(COUNT) + "1, 2, 3, 4, 5, 6, 7, 8, 9, "
     cands = ["10,", "1,", " eleven, twelve and more words than the others"]  # uneven tails
