@@ -231,3 +231,18 @@ def _empty(tmp_path: Path) -> Path:
     path = tmp_path / "empty.jsonl"
     path.write_text(json.dumps({"stage": "sft", "step": 1}) + "\n")
     return path
+
+
+def test_grpo_rows_carry_the_rule_chain_of_their_order() -> None:
+    from grm.training.data import rule_chain
+
+    tasks = make_tasks(TaskConfig(), "train", 3)
+    rows = grpo_rows(tasks, "default", both_orders=True)
+    for r in rows:
+        task = tasks[r["pair_id"]]
+        assert r["reference"] == rule_chain(task, tuple(r["order"]), "default")
+        assert r["reference"].endswith("[[A]]" if r["preferred_slot"] == 0 else "[[B]]")
+    pairs = [{"prompt": "q?", "responses": ["Sure.", "No."], "preferred": 0}]
+    assert [r["reference"] for r in grpo_rows(pairs, "default", both_orders=True)] == [None, None]
+    labelled = grpo_rows(pairs, "default", both_orders=True, chain_kind="label")
+    assert all(r["reference"] and "Final verdict" in r["reference"] for r in labelled)

@@ -132,3 +132,46 @@ def test_unknown_reward_is_named() -> None:
     with pytest.raises(ValueError, match="reward .bogus. is unknown; choose one of"):
         make_reward_funcs("default", ["bogus"], 64)
     assert set(REWARD_FUNCS) >= {"verdict", "swap_consistency", "pointwise", "format", "overlong"}
+
+
+def test_trl_verified_adapter_pays_only_the_rule_chain() -> None:
+    """The ``verified`` reward reads the rows' ``reference`` column (grpo_rows writes the rule's
+    chain there): a right verdict by other steps is paid like a wrong one."""
+    from grm.training.data import grpo_rows
+    from grm.training.tasks import TaskConfig, make_tasks
+
+    row = grpo_rows(make_tasks(TaskConfig(), "train", 1), "default", both_orders=True)[0]
+    ref = row["reference"]
+    verdict = ref[ref.rindex("Final verdict") :]
+    wrong_step = ref.replace(verdict, "I checked nothing. " + verdict)
+    other = "[[A]]" if verdict.endswith("[[B]]") else "[[B]]"
+    completions = [
+        ref,
+        "  " + ref.replace(" ", "\n", 3),
+        wrong_step,
+        ref.replace(verdict[-5:], other),
+    ]
+    logged: dict[str, float] = {}
+    (verified,) = make_reward_funcs("default", ["verified"], 128)
+    rewards = verified(
+        prompts=[row["prompt"]] * 4,
+        completions=[[{"role": "assistant", "content": c}] for c in completions],
+        preferred_slot=[row["preferred_slot"]] * 4,
+        reference=[ref] * 4,
+        log_metric=logged.__setitem__,
+    )
+    assert rewards == [1.0, 1.0, -1.0, -1.0]
+    assert logged["judge/verified_accuracy"] == 0.5
+
+
+def test_verified_reward_without_rule_chains_names_the_fix() -> None:
+    (verified,) = make_reward_funcs("default", ["verified"], 128)
+    with pytest.raises(ValueError, match="'verified' reward needs each row's rule chain"):
+        verified(prompts=["p"], completions=["Final verdict: [[A]]"], preferred_slot=[0])
+    with pytest.raises(ValueError, match="preference_chains"):
+        verified(
+            prompts=["p"],
+            completions=["Final verdict: [[A]]"],
+            preferred_slot=[0],
+            reference=[None],
+        )

@@ -135,6 +135,9 @@ class DifficultyConfig:
     """grm engine that samples ('vllm', 'transformers', 'auto')."""
     engine_options: dict[str, Any] = field(default_factory=dict)
     """Options for that engine."""
+    verify: bool = False
+    """Count a chain right only when it also states the rule's chain for its pair and order
+    (as ``rft.verify`` and the ``verified`` reward do), so the band is that reward's."""
 
     def __post_init__(self) -> None:
         if self.k < 2 or self.k % 2:
@@ -326,3 +329,10 @@ class TrainConfig:
 
     def stage_dir(self, stage: str) -> Path:
         return Path(self.output_dir) / f"checkpoints-{stage}"
+
+    @property
+    def chain_kind(self) -> str | None:
+        """Which rule chains this config's pairs have (``grm.training.data.rule_chain``):
+        None for the verifiable tasks (their facts write the chain), else the
+        ``preference_chains`` kind for ``data``'s labelled pairs."""
+        return self.preference_chains if self.data is not None else None

@@ -112,17 +112,22 @@ def grpo_rows(
     template: str | Template = "default",
     both_orders: bool = False,
     seed: int = 0,
+    chain_kind: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for TRL's GRPOTrainer: a conversational ``prompt`` plus the reward columns.
 
     ``preferred_slot`` is where the better response is shown, ``order`` the response order,
-    ``pair_id`` ties the two orders of one pair together (J1's swap-consistency reward).
+    ``pair_id`` ties the two orders of one pair together (J1's swap-consistency reward), and
+    ``reference`` is the rule's chain for that order (:func:`rule_chain`, the ``verified``
+    reward's), None for a pair with none (a labelled pair without ``chain_kind``, or one
+    the rule gets wrong).
     """
     tpl = get_template(template)
     rng = random.Random(seed)
     out = []
     for pid, row in enumerate(rows):
         req = request_of(row)
+        has_rule = "check" in row or chain_kind is not None
         for order in _orders(row, tpl, rng, both_orders):
             out.append(
                 {
@@ -131,6 +136,7 @@ def grpo_rows(
                     "order": list(order),
                     "pair_id": pid,
                     "task": row.get("task", ""),
+                    "reference": rule_chain(row, order, tpl, chain_kind) if has_rule else None,
                 }
             )
     return out

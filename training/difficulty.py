@@ -13,16 +13,33 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from grm.training.config import DifficultyConfig
 from grm.training.rft_sample import sample_pairs
-from grm.training.rft_select import SampledChain, pair_stats
+from grm.training.rft_select import SampledChain, is_right, references
 from grm.training.tasks import TaskRow
 
 logger = logging.getLogger(__name__)
+
+
+def right_share(
+    chains: Sequence[SampledChain],
+    preferred: int,
+    reference: Mapping[tuple[int, ...], str | None] | None = None,
+) -> float | None:
+    """A pair's share of right chains (:func:`is_right`: with ``reference``, right steps too);
+    None with no chains.
+
+    >>> cs = [SampledChain((0, 1), "a", 0), SampledChain((1, 0), "b", 0)]
+    >>> right_share(cs, 0), right_share(cs, 0, {(0, 1): "a", (1, 0): "c"}), right_share([], 0)
+    (1.0, 0.5, None)
+    """
+    if not chains:
+        return None
+    return sum(is_right(c, preferred, reference) for c in chains) / len(chains)
 
 
 def in_band(chains: Sequence[SampledChain], preferred: int, low: float, high: float) -> bool:
@@ -32,8 +49,8 @@ def in_band(chains: Sequence[SampledChain], preferred: int, low: float, high: fl
     >>> in_band(cs, 0, 0.2, 0.8), in_band(cs[:1], 0, 0.2, 0.8)
     (True, False)
     """
-    stats = pair_stats(chains, preferred)
-    return bool(stats["n"]) and low <= stats["right"] / stats["n"] <= high
+    share = right_share(chains, preferred)
+    return share is not None and low <= share <= high
 
 
 def filter_rows(cfg: Any, model: str, rows: Sequence[TaskRow]) -> list[TaskRow]:
@@ -54,8 +71,10 @@ def filter_rows(cfg: Any, model: str, rows: Sequence[TaskRow]) -> list[TaskRow]:
     kept = []
     with path.open("w") as f:
         for row, cs in zip(rows, chains, strict=True):
-            ok = in_band(cs, row["preferred"], d.low, d.high)
-            right = pair_stats(cs, row["preferred"])["right"]
+            reference = references(cfg, row, cs) if d.verify else None
+            share = right_share(cs, row["preferred"], reference)
+            ok = share is not None and d.low <= share <= d.high
+            right = round((share or 0.0) * len(cs))
             f.write(json.dumps({"right": right, "n": len(cs), "kept": ok}) + "\n")
             if ok:
                 kept.append(row)

@@ -59,7 +59,9 @@ def grpo_dataset(cfg: TrainConfig, rows: list[TaskRow] | None = None) -> Any:
 
     if rows is None:
         rows = grpo_splits(cfg)[0]
-    data = grpo_rows(rows, cfg.template, both_orders=cfg.both_orders, seed=cfg.seed)
+    data = grpo_rows(
+        rows, cfg.template, both_orders=cfg.both_orders, seed=cfg.seed, chain_kind=cfg.chain_kind
+    )
     logger.info("GRPO on %d judge prompts", len(data))
     return Dataset.from_list(data)
 

@@ -4,6 +4,10 @@ The pure functions take parsed verdicts and numbers, never text or tensors:
 
 - :func:`verdict_reward`: +1 for the right verdict, -1 for a wrong one (RM-R1, RRM); a chain
   with no parsable verdict gets the wrong-verdict value, so failing to answer never pays.
+- :func:`verified_reward`: +1 only for the right verdict reached by the rule's own steps (the
+  chain states the pair's rule chain, whitespace aside), -1 otherwise: the reward form of
+  ``rft.verify``, since about two right verdicts in five of a 135M judge's sampled chains come
+  from a wrong step (docs/benchmarks.md, "RFT on verified chains").
 - :func:`swap_consistency_rewards`: J1 (Whitehouse et al. 2025) rewards a verdict only if it
   is right in both response orders.
 - :func:`pointwise_reward`: DeepSeek-GRM (Liu et al. 2025): +1 when the preferred response's
@@ -28,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from grm.training.rft_select import same_steps
+
 from grm.parsing import Parsed
 from grm.registry import Registry
 from grm.templates import Template, get_template
@@ -43,6 +49,21 @@ def verdict_reward(
     (1.0, -1.0, -1.0)
     """
     return right if winner is not None and winner == preferred else wrong
+
+
+def verified_reward(winner: int | None, preferred: int, text: str, reference: str | None) -> float:
+    """+1 when the verdict is right and ``text`` states ``reference``'s steps, else -1.
+
+    >>> ref = "7 + 8 = 15. Final verdict: [[B]]"
+    >>> verified_reward(1, 1, "7 + 8 = 15.  Final verdict: [[B]]", ref)
+    1.0
+    >>> verified_reward(1, 1, "7 + 8 = 16. Final verdict: [[B]]", ref)
+    -1.0
+    >>> verified_reward(0, 1, ref, ref), verified_reward(1, 1, ref, None)
+    (-1.0, -1.0)
+    """
+    ok = winner is not None and winner == preferred and same_steps(text, reference)
+    return 1.0 if ok else -1.0
 
 
 def swap_consistency_rewards(
@@ -157,6 +178,34 @@ def _verdict(template: Template, max_completion_length: int) -> RewardFunc:
     return verdict
 
 
+def _verified(template: Template, max_completion_length: int) -> RewardFunc:
+    def verified(
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        preferred_slot: Sequence[int],
+        reference: Sequence[str | None] | None = None,
+        log_metric: Callable[[str, float], None] | None = None,
+        **kw: Any,
+    ) -> list[float | None]:
+        if reference is None or all(r is None for r in reference):
+            raise ValueError(
+                "the 'verified' reward needs each row's rule chain (the 'reference' column): "
+                "train on the verifiable tasks, or on labelled pairs with preference_chains "
+                "set; otherwise use the 'verdict' reward."
+            )
+        texts = _texts(completions)
+        winners = _winner_slots(_parse_all(template, texts))
+        rewards = [
+            verified_reward(w, int(p), t, r)
+            for w, p, t, r in zip(winners, preferred_slot, texts, reference, strict=True)
+        ]
+        if log_metric is not None:
+            log_metric("judge/verified_accuracy", sum(r > 0 for r in rewards) / len(rewards))
+        return list(rewards)
+
+    return verified
+
+
 def _swap(template: Template, max_completion_length: int) -> RewardFunc:
     def swap_consistency(
         prompts: Sequence[Any],
@@ -225,6 +274,7 @@ def _overlong(template: Template, max_completion_length: int) -> RewardFunc:
 REWARD_FUNCS: Registry[Callable[[Template, int], RewardFunc]] = Registry("reward")
 for _name, _factory in (
     ("verdict", _verdict),
+    ("verified", _verified),
     ("swap_consistency", _swap),
     ("pointwise", _pointwise),
     ("format", _format),

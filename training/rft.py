@@ -46,6 +46,7 @@ from grm.training.rft_select import (
     SampledChain,
     is_right,
     mix_rows,
+    references,
     rejected_for,
     round_log,
     select_chains,
@@ -69,7 +70,7 @@ def round_data(
     from grm.training.data import sft_rows
 
     seed = rft.seed + r
-    chains = cfg.preference_chains if cfg.data is not None else None
+    chains = cfg.chain_kind
     if rft.control:  # the round's rows without its selection: rule chains of random pairs
         pairs = mix_rows(sampled, (len(kept) + 1) // 2, seed)
         rows = sft_rows(pairs, cfg.template, True, seed, preference_chains=chains)[: len(kept)]
@@ -103,16 +104,6 @@ def round_rows(cfg: Any, rft: RFTConfig, r: int) -> list[TaskRow]:
     # A stream seeded apart from SFT's (its first n_train items) and GRPO's (+7919).
     stream = make_tasks(cfg.tasks, "train", cfg.n_train + 15331 + (r + 1) * n)
     return stream[-n:]
-
-
-def references(
-    cfg: Any, row: TaskRow, chains: Sequence[SampledChain]
-) -> dict[tuple[int, ...], str | None]:
-    """The rule's chain for each response order sampled for ``row`` (``rft.verify``)."""
-    from grm.training.data import rule_chain
-
-    kind = cfg.preference_chains if cfg.data is not None else None
-    return {c.order: rule_chain(row, c.order, cfg.template, kind) for c in chains}
 
 
 def select_round(

@@ -72,6 +72,16 @@ def is_right(
     )
 
 
+def references(
+    cfg: Any, row: TaskRow, chains: Sequence[SampledChain]
+) -> dict[tuple[int, ...], str | None]:
+    """The rule's chain for each response order sampled for ``row`` (``rft.verify``,
+    ``difficulty.verify``)."""
+    from grm.training.data import rule_chain
+
+    return {c.order: rule_chain(row, c.order, cfg.template, cfg.chain_kind) for c in chains}
+
+
 def select_chains(
     chains: Sequence[SampledChain],
     preferred: int,
