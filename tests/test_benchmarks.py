@@ -169,6 +169,7 @@ DOCTESTED = [
     "grm.benchmarks.meta_vote",
     "grm.benchmarks.cue_rules",
     "grm.benchmarks.cpu_dtype",
+    "grm.benchmarks.train_log",
 ]
 
 
@@ -318,3 +319,43 @@ def test_the_rounds_view_shows_each_rounds_counts_and_its_own_timings() -> None:
         "| 60 | 60 | 14.0 | 8.9 |"
     )
     assert rows[1].endswith("| 51.3% | 0.0% | 0 | 0 | - | - | - |")
+
+
+def test_train_log_record_keeps_the_steps_and_the_difficulty_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GRPO run's metrics.jsonl (the keys TRL logs, as grm's metrics callback writes them)
+    becomes a record whose train_steps view averages blocks of four steps."""
+    from grm.benchmarks import train_log
+
+    run = tmp_path / "run"
+    run.mkdir()
+    log = [{"stage": "grpo", "event": "train_begin", "step": 0}]
+    for step in range(1, 7):
+        log.append(
+            {
+                "stage": "grpo",
+                "step": step,
+                "loss": 0.0,
+                "reward": step / 10,
+                "judge/verified_accuracy": 0.5,
+                "frac_reward_zero_std": 0.25,
+                "entropy": 0.02,
+                "completions/mean_length": 60.0,
+                "step_time": 300.0,
+            }
+        )
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    (run / "difficulty.jsonl").write_text(
+        '{"right": 2, "n": 4, "kept": true}\n{"right": 0, "n": 4, "kept": false}\n'
+    )
+    monkeypatch.setattr(record, "RECORDS", tmp_path / "records")
+    assert train_log.main([str(run), "--last-step", "5", "--record", "steps"]) == 0
+    rec = record.load(tmp_path / "records" / "steps.json")
+    assert [s["step"] for s in rec["figures"]["steps"]] == [1, 2, 3, 4, 5]
+    assert rec["figures"]["difficulty"] == {"pairs": 2, "kept": 1, "right_share": 0.25}
+    table = render.VIEWS["train_steps"]([rec]).splitlines()
+    assert table[2].startswith("| steps | 1-4 | +0.25 | 50.0% (verified) | 25% | 0.020 | 60 | 300")
+    assert table[3].startswith("| steps | 5-5 | +0.50 |")
+    with pytest.raises(SystemExit):
+        train_log.main([str(tmp_path), "--record", "x"])  # no metrics.jsonl

@@ -243,6 +243,28 @@ def view_auto_run(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def view_train_steps(records: list[dict[str, Any]], every: int = 4) -> str:
+    """A training run's steps (``python -m grm.benchmarks.train_log``), means over blocks of
+    ``every`` steps, one block per row."""
+    from grm.benchmarks.train_log import blocks
+
+    lines = [
+        "| record | steps | reward | train-pair accuracy | groups with no spread "
+        "| token entropy | chain tokens | seconds a step |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        steps = r["figures"]["steps"]
+        of = steps[0].get("accuracy_of", "verdict")
+        for b in blocks(steps, every):
+            lines.append(
+                f"| {r['name']} | {b['steps']} | {b['reward']:+.2f} | "
+                f"{100 * b['accuracy']:.1f}% ({of}) | {100 * b['zero_std']:.0f}% | "
+                f"{b['entropy']:.3f} | {b['chain_tokens']:.0f} | {b['seconds']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
 VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "curve": view_curve,
     "transfer": view_transfer,
@@ -262,6 +284,7 @@ VIEWS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "cpu_dtype": view_cpu_dtype,
     "vote_prior": view_vote_prior,
     "auto_run": view_auto_run,
+    "train_steps": view_train_steps,
 }
 """Table views by name (the ``VIEW`` of a region's marker)."""
 
