@@ -92,13 +92,20 @@ def test_one_grpo_step_with_lora_trains_merges_and_reloads(
         stages=("grpo",),
         n_train=1,
         lora_r=4,
-        rewards={"verdict": 1.0, "swap_consistency": 0.5, "format": 0.1, "overlong": 1.0},
+        rewards={
+            "verdict": 1.0,
+            "verified": 0.5,  # reads the rows' rule chains through TRL's reward kwargs
+            "swap_consistency": 0.5,
+            "format": 0.1,
+            "overlong": 1.0,
+        },
         grpo=grpo,
     )
     run_grpo(cfg)
     logged = _metrics(out, "grpo")
     assert logged and "loss" in logged[0]
-    for key in ("reward", "judge/accuracy", "judge/parse_failure_rate", "judge/chain_tokens"):
+    keys = ("reward", "judge/accuracy", "judge/verified_accuracy", "judge/parse_failure_rate")
+    for key in (*keys, "judge/chain_tokens", "rewards/verified/mean"):
         assert key in logged[0], key
     assert not (out / "adapter_config.json").exists()  # merged, a plain checkpoint
     assert _changed(default_model_path, out) > 0
