@@ -357,3 +357,17 @@ def test_a_control_round_trains_rule_chains_of_random_pairs_in_the_kept_count() 
     assert set(texts) <= rules
     with pytest.raises(ValueError, match="rft.control replaces the kept chains"):
         RFTConfig(control=True, objective="dpo")
+
+
+def test_difficulty_pass_is_reused_under_the_same_rule(tmp_path: Path) -> None:
+    """A resumed run reuses the stored shares counted under its own ``difficulty.verify``
+    (no sampling: the model path is never opened)."""
+    from grm.training.difficulty import filter_rows
+    from grm.training.tasks import TaskConfig, make_tasks
+
+    rows = make_tasks(TaskConfig(), "train", 2)
+    stored = [{"right": 2, "n": 4, "kept": True}, {"right": 0, "n": 4, "kept": False}]
+    path = tmp_path / "difficulty.jsonl"
+    path.write_text("".join(json.dumps({**s, "verify": True}) + "\n" for s in stored))
+    cfg = TrainConfig(output_dir=str(tmp_path), difficulty={"verify": True})  # type: ignore[arg-type]
+    assert filter_rows(cfg, "no-such-model", rows) == rows[:1]

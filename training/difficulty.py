@@ -60,7 +60,7 @@ def filter_rows(cfg: Any, model: str, rows: Sequence[TaskRow]) -> list[TaskRow]:
     path = Path(cfg.output_dir) / "difficulty.jsonl"
     if path.is_file():
         shares = [json.loads(line) for line in path.read_text().splitlines()]
-        if len(shares) == len(rows):
+        if len(shares) == len(rows) and all(s.get("verify", False) == d.verify for s in shares):
             kept = [row for row, s in zip(rows, shares, strict=True) if s["kept"]]
             logger.info("difficulty filter: reusing %s (%d of %d kept)", path, len(kept), len(rows))
             return kept
@@ -75,7 +75,8 @@ def filter_rows(cfg: Any, model: str, rows: Sequence[TaskRow]) -> list[TaskRow]:
             share = right_share(cs, row["preferred"], reference)
             ok = share is not None and d.low <= share <= d.high
             right = round((share or 0.0) * len(cs))
-            f.write(json.dumps({"right": right, "n": len(cs), "kept": ok}) + "\n")
+            f.write(json.dumps({"right": right, "n": len(cs), "kept": ok, "verify": d.verify}))
+            f.write("\n")
             if ok:
                 kept.append(row)
     logger.info(
